@@ -1,0 +1,1 @@
+//! Typed object pools (placeholder; the pools helper fills this module).
