@@ -1,0 +1,2 @@
+//! Pool versus no pool (placeholder).
+fn main() {}
