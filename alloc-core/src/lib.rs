@@ -1,42 +1,28 @@
 #![doc = include_str!("../../README.md")]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![warn(missing_docs)]
 
-// STUB: PoolAlloc forwards to System until the allocator core lands (the lead is writing it).
-use std::alloc::{GlobalAlloc, Layout, System};
+mod central;
+mod global;
+mod large;
+mod meta;
+mod os;
+mod page_heap;
+mod span;
+mod sync;
+mod thread_cache;
 
 pub mod pool;
+pub mod size_class;
 
-/// The pooling global allocator.
-pub struct PoolAlloc {
-    _p: (),
-}
+pub use global::PoolAlloc;
 
-impl PoolAlloc {
-    /// A handle to the process-wide heap.
-    pub const fn new() -> Self {
-        PoolAlloc { _p: () }
-    }
-    /// Counters of this allocator.
-    pub fn stats(&self) -> alloc_stats::Snapshot {
-        alloc_stats::Snapshot::default()
-    }
-}
-
-impl Default for PoolAlloc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-// SAFETY: stub forwarding to System.
-unsafe impl GlobalAlloc for PoolAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
+/// Figures of the allocator's configuration, for reports and the demo.
+pub mod config {
+    pub use crate::large::{CACHE_MAX_BYTES as LARGE_CACHE_MAX_BYTES, CACHE_MAX_RANGE as LARGE_CACHE_MAX_RANGE};
+    pub use crate::os::PAGE;
+    pub use crate::page_heap::MAX_DIRTY_SPANS;
+    pub use crate::size_class::{MAX_SMALL, NUM_CLASSES, SPAN_SIZE};
+    pub use crate::span::ARENA_SIZE;
 }

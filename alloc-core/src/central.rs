@@ -1,0 +1,152 @@
+//! Central lists: one per size class, shared by all threads, each a lock around the class's
+//! partial spans (Go's `mcentral`; docs/architecture.md, step 3). Thread caches `refill` a
+//! batch of blocks from here and `flush` a batch back; blocks freed by another thread than the
+//! one that allocated them simply come back through that thread's flush.
+
+use core::ptr;
+
+use crate::page_heap::PAGE_HEAP;
+use crate::size_class::{SizeClass, NUM_CLASSES};
+use crate::span::{span_of, Block, Span, SpanState};
+use crate::sync::Lock;
+
+/// The partial spans of one class.
+///
+/// Invariant: `partial` is a doubly linked list (through `Span::next`/`prev`) of exactly the
+/// spans of this class whose `state == Partial`; each has room (a free or uncarved block).
+pub struct CentralList {
+    partial: *mut Span,
+}
+
+// SAFETY: the spans it links live for the whole process in arenas; the surrounding lock
+// serialises all access.
+unsafe impl Send for CentralList {}
+
+/// A central list on its own cache line, so that threads working on different classes do not
+/// contend on one line.
+#[repr(align(64))]
+pub struct Padded(pub Lock<CentralList>);
+
+/// The central lists, indexed by size class. A global because every thread refills from and
+/// flushes to the same lists; each lock protects its class's spans.
+pub static CENTRAL: [Padded; NUM_CLASSES] =
+    [const { Padded(Lock::new(CentralList { partial: ptr::null_mut() })) }; NUM_CLASSES];
+
+/// The central list of `class`.
+#[inline]
+pub fn central(class: SizeClass) -> &'static Lock<CentralList> {
+    &CENTRAL[class].0
+}
+
+impl CentralList {
+    /// Takes up to `want` blocks of `class`, as a list. Returns (head, count); count is 0 only
+    /// when the OS has no memory left.
+    pub fn refill(&mut self, class: SizeClass, want: usize) -> (*mut Block, usize) {
+        let mut head: *mut Block = ptr::null_mut();
+        let mut count = 0;
+        while count < want {
+            let mut span = self.partial;
+            if span.is_null() {
+                span = PAGE_HEAP.lock().alloc_span(class);
+                if span.is_null() {
+                    break;
+                }
+                // SAFETY: a freshly assigned span, owned by this list from now on.
+                unsafe { self.push(span) };
+            }
+            // SAFETY: `span` is in our partial list and we hold the list's lock.
+            unsafe {
+                (*span).take(want, &mut head, &mut count);
+                if !(*span).has_room() {
+                    self.unlink(span);
+                    (*span).state = SpanState::Full;
+                }
+            }
+        }
+        #[cfg(feature = "debug-invariants")]
+        self.check(class);
+        (head, count)
+    }
+
+    /// Takes back `count` blocks of `class` linked from `head`.
+    ///
+    /// # Safety
+    /// The list holds `count` dead blocks of `class` handed out by this allocator.
+    pub unsafe fn flush(&mut self, class: SizeClass, mut head: *mut Block, count: usize) {
+        for _ in 0..count {
+            // SAFETY: `head` is one of the caller's dead blocks; its span is found from its
+            // address, and we hold the lock of its class's list.
+            unsafe {
+                let next = (*head).next;
+                let span = span_of(head.cast());
+                if (*span).state == SpanState::Free || (*span).class as usize != class || (*span).used == 0 {
+                    crate::os::fatal("free with a wrong layout, a double free, or a foreign pointer");
+                }
+                (*span).give(head);
+                if (*span).state == SpanState::Full {
+                    (*span).state = SpanState::Partial;
+                    self.push(span);
+                } else if (*span).used == 0 && !(self.partial == span && (*span).next.is_null()) {
+                    // Empty and not the class's last span: back to the page heap.
+                    self.unlink(span);
+                    PAGE_HEAP.lock().free_span(span);
+                }
+                head = next;
+            }
+        }
+        #[cfg(feature = "debug-invariants")]
+        self.check(class);
+    }
+
+    /// # Safety
+    /// `span` is in no list; the caller holds this list's lock.
+    unsafe fn push(&mut self, span: *mut Span) {
+        // SAFETY: `span` and the list head are valid spans of this class (caller).
+        unsafe {
+            (*span).state = SpanState::Partial;
+            (*span).prev = ptr::null_mut();
+            (*span).next = self.partial;
+            if !self.partial.is_null() {
+                (*self.partial).prev = span;
+            }
+        }
+        self.partial = span;
+    }
+
+    /// # Safety
+    /// `span` is in this list; the caller holds its lock.
+    unsafe fn unlink(&mut self, span: *mut Span) {
+        // SAFETY: `span` and its neighbours are valid spans of this list (caller).
+        unsafe {
+            let (prev, next) = ((*span).prev, (*span).next);
+            if prev.is_null() {
+                self.partial = next;
+            } else {
+                (*prev).next = next;
+            }
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            (*span).next = ptr::null_mut();
+            (*span).prev = ptr::null_mut();
+        }
+    }
+
+    /// Checks the list's and its spans' invariants; aborts if one is broken.
+    #[cfg(feature = "debug-invariants")]
+    pub fn check(&self, class: SizeClass) {
+        let mut s = self.partial;
+        let mut prev: *mut Span = ptr::null_mut();
+        while !s.is_null() {
+            // SAFETY: spans in the list are valid; we hold the lock (caller).
+            unsafe {
+                if (*s).prev != prev || (*s).class as usize != class || (*s).state != SpanState::Partial {
+                    crate::os::fatal("central check: broken partial list");
+                }
+                (*s).check();
+                prev = s;
+                s = (*s).next;
+            }
+        }
+    }
+}

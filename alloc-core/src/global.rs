@@ -1,0 +1,395 @@
+//! `PoolAlloc` and its `GlobalAlloc` impl: the small/large dispatch and the counting, nothing
+//! more (docs/architecture.md, "The path of a request"). The tiers it calls:
+//! `thread_cache` → `central` → `page_heap` → `os`, and `large` for big requests.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use alloc_stats::{Registry, Snapshot, ThreadStats, LARGE};
+
+use crate::central::{central, CENTRAL};
+use crate::large::{self, LARGE_CACHE};
+use crate::meta::THREAD_CACHES;
+use crate::os::{self, ExitKey, PAGE};
+use crate::page_heap::PAGE_HEAP;
+use crate::size_class::{self, class_of, is_small, round_request, SizeClass, CLASS_SIZE};
+use crate::span::Block;
+use crate::thread_cache::{self, is_ready, ThreadCache};
+
+/// The pooling global allocator. All instances share one process-wide heap, so the type is a
+/// handle and [`PoolAlloc::new`] is a `const fn`:
+///
+/// ```
+/// #[global_allocator]
+/// static GLOBAL: alloc_core::PoolAlloc = alloc_core::PoolAlloc::new();
+///
+/// let v = vec![1u8; 100];
+/// assert!(GLOBAL.stats().mallocs >= 1);
+/// # drop(v);
+/// ```
+///
+/// It may also be called directly, as a value, without being the global allocator (the
+/// benchmarks do): it is the same heap either way.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolAlloc {
+    _handle: (),
+}
+
+/// The counters of every thread of the heap. A global because the heap is global; its own
+/// lock protects the list of threads (see alloc-stats).
+pub static REGISTRY: Registry = Registry::new(&CLASS_SIZE, current_stats);
+
+/// The thread-exit hook's key. A global because one key serves every thread; set once by
+/// [`init_once`].
+pub static EXIT_KEY: ExitKey = ExitKey::new();
+
+/// 0: not initialised; 1: being initialised; 2: done. Guards [`init_once`].
+static INIT: AtomicU8 = AtomicU8::new(0);
+
+fn current_stats() -> *const ThreadStats {
+    let tc = thread_cache::current();
+    if is_ready(tc) {
+        // SAFETY: a ready cache is live while its thread runs, and this is that thread.
+        unsafe { ptr::addr_of!((*tc).stats) }
+    } else {
+        ptr::null()
+    }
+}
+
+/// Process-wide set-up, run by the first thread that builds a cache: checks the page size,
+/// creates the exit key, registers the fork handlers and the `ALLOC_STATS` exit report. None
+/// of these calls Rust's global allocator (glibc may use its own malloc).
+#[cold]
+pub fn init_once() {
+    match INIT.compare_exchange(0, 1, Ordering::Acquire, Ordering::Acquire) {
+        Ok(_) => {
+            if os::page_size() != PAGE {
+                os::fatal("the kernel's page size is not 4 KiB");
+            }
+            if !EXIT_KEY.create(thread_cache::thread_exit) {
+                os::fatal("pthread_key_create failed");
+            }
+            if !os::at_fork(fork_prepare, fork_parent, fork_child) {
+                os::fatal("pthread_atfork failed");
+            }
+            alloc_stats::install_exit_report(&REGISTRY);
+            INIT.store(2, Ordering::Release);
+        }
+        Err(2) => {}
+        Err(_) => {
+            // Another thread is initialising; it never waits on us, so this ends.
+            while INIT.load(Ordering::Acquire) != 2 {
+                os::yield_now();
+            }
+        }
+    }
+}
+
+/// `pthread_atfork` prepare: take every lock, in the order the allocator nests them (central
+/// lists, then the page heap), then the leaves; so the child starts with consistent state.
+unsafe extern "C" fn fork_prepare() {
+    for c in CENTRAL.iter() {
+        c.0.lock_for_fork();
+    }
+    PAGE_HEAP.lock_for_fork();
+    LARGE_CACHE.lock_for_fork();
+    THREAD_CACHES.lock_for_fork();
+    REGISTRY.fork_prepare();
+}
+
+/// Releases what [`fork_prepare`] took.
+///
+/// # Safety
+/// Runs right after `fork`, in the thread whose `fork_prepare` took the locks (or the child's
+/// only thread).
+unsafe fn fork_release() {
+    // SAFETY: fork_prepare took each of these locks in this thread (or in the parent thread
+    // the child is a copy of).
+    unsafe {
+        THREAD_CACHES.unlock_after_fork();
+        LARGE_CACHE.unlock_after_fork();
+        PAGE_HEAP.unlock_after_fork();
+        for c in CENTRAL.iter() {
+            c.0.unlock_after_fork();
+        }
+    }
+}
+
+unsafe extern "C" fn fork_parent() {
+    REGISTRY.fork_parent();
+    // SAFETY: glibc calls this in the parent thread that ran fork_prepare.
+    unsafe { fork_release() };
+}
+
+unsafe extern "C" fn fork_child() {
+    REGISTRY.fork_child();
+    // SAFETY: the child's only thread is a copy of the one that ran fork_prepare. The other
+    // threads' caches are gone with their threads; their blocks stay allocated (a bounded
+    // leak of at most one cache per thread that existed at fork).
+    unsafe { fork_release() };
+}
+
+impl PoolAlloc {
+    /// A handle to the process-wide heap.
+    pub const fn new() -> Self {
+        PoolAlloc { _handle: () }
+    }
+
+    /// A snapshot of the heap's counters, summed over all threads (see alloc-stats for how
+    /// fresh each one is).
+    pub fn stats(&self) -> Snapshot {
+        REGISTRY.snapshot()
+    }
+
+    /// The heap's counter registry, for `alloc_stats::Region::of`.
+    pub fn registry() -> &'static Registry {
+        &REGISTRY
+    }
+}
+
+/// Runs `f` on the calling thread's counters, or on the shared ones if it has no cache.
+#[inline]
+fn with_stats(tc: *mut ThreadCache, f: impl FnOnce(&ThreadStats)) {
+    if is_ready(tc) {
+        // SAFETY: a ready cache belongs to this thread.
+        f(unsafe { &(*tc).stats })
+    } else {
+        REGISTRY.with_orphan(f)
+    }
+}
+
+/// Allocates; counts it when `RECORD` (realloc moves a block uncounted and counts one realloc).
+///
+/// # Safety
+/// As `GlobalAlloc::alloc`.
+#[inline(always)]
+unsafe fn alloc_impl<const RECORD: bool>(layout: Layout) -> *mut u8 {
+    let size = round_request(layout.size(), layout.align());
+    if is_small(size, layout.align()) {
+        let class = class_of(size);
+        let tc = thread_cache::current();
+        if is_ready(tc) {
+            // SAFETY: a ready cache belongs to this thread; class < NUM_CLASSES.
+            let b = unsafe { (*tc).pop(class) };
+            if !b.is_null() {
+                if RECORD {
+                    // SAFETY: as above.
+                    unsafe { (*tc).stats.record_alloc(class, layout.size(), size_class::size_of(class)) };
+                }
+                return b.cast();
+            }
+        }
+        // SAFETY: class < NUM_CLASSES; tc is this thread's pointer.
+        return unsafe { alloc_small_slow::<RECORD>(tc, class, layout.size()) };
+    }
+    alloc_large::<RECORD>(layout, false)
+}
+
+/// The small path after a thread-cache miss: build the cache if the thread has none, refill
+/// from the central list, or — while the cache is `BUSY` — take one block from the central
+/// list directly.
+///
+/// # Safety
+/// `class < NUM_CLASSES`; `tc` is `thread_cache::current()`.
+#[cold]
+#[inline(never)]
+unsafe fn alloc_small_slow<const RECORD: bool>(mut tc: *mut ThreadCache, class: SizeClass, requested: usize) -> *mut u8 {
+    if tc.is_null() {
+        tc = thread_cache::init_current();
+    }
+    let allocated = size_class::size_of(class);
+    let b = if is_ready(tc) {
+        // SAFETY: our own cache; its list of `class` is empty (pop failed or it is new).
+        let b = unsafe { (*tc).refill(class) };
+        if RECORD && !b.is_null() {
+            // SAFETY: our own cache.
+            unsafe { (*tc).stats.record_alloc(class, requested, allocated) };
+        }
+        b
+    } else {
+        let (b, n) = central(class).lock().refill(class, 1);
+        if RECORD && n == 1 {
+            REGISTRY.with_orphan(|s| {
+                s.record_miss(class);
+                s.record_alloc(class, requested, allocated);
+            });
+        }
+        b
+    };
+    b.cast()
+}
+
+/// A large allocation, zeroed if `zero` (without touching pages fresh from the OS).
+#[cold]
+#[inline(never)]
+fn alloc_large<const RECORD: bool>(layout: Layout, zero: bool) -> *mut u8 {
+    let (p, fresh) = large::alloc(layout.size(), layout.align());
+    if p.is_null() {
+        return p;
+    }
+    if zero && !fresh {
+        // SAFETY: `p` is a fresh block of at least layout.size() bytes.
+        unsafe { ptr::write_bytes(p, 0, layout.size()) };
+    }
+    if RECORD {
+        with_stats(thread_cache::current(), |s| {
+            s.record_alloc(LARGE, layout.size(), large::range_len(layout.size()))
+        });
+    }
+    p
+}
+
+/// Frees; counts it when `RECORD`.
+///
+/// # Safety
+/// As `GlobalAlloc::dealloc`.
+#[inline(always)]
+unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
+    let size = round_request(layout.size(), layout.align());
+    if is_small(size, layout.align()) {
+        let class = class_of(size);
+        let tc = thread_cache::current();
+        if is_ready(tc) {
+            if RECORD {
+                // SAFETY: a ready cache belongs to this thread.
+                unsafe { (*tc).stats.record_free(class, size_class::size_of(class)) };
+            }
+            // SAFETY: as above; `p` is a dead block of `class` (caller: layout matches).
+            if unsafe { (*tc).push(class, p.cast()) } {
+                // SAFETY: as above.
+                unsafe { (*tc).flush(class) };
+            }
+            return;
+        }
+        // SAFETY: as above.
+        return unsafe { free_small_slow::<RECORD>(tc, class, p.cast()) };
+    }
+    // SAFETY: `p` is a large block of this layout (caller).
+    unsafe { free_large::<RECORD>(p, layout) }
+}
+
+/// The small free path of a thread without a ready cache: build one (a thread that only frees
+/// what others allocated still deserves a cache), else give the block to the central list.
+///
+/// # Safety
+/// `b` is a dead block of `class`; `tc` is `thread_cache::current()`, not ready.
+#[cold]
+#[inline(never)]
+unsafe fn free_small_slow<const RECORD: bool>(mut tc: *mut ThreadCache, class: SizeClass, b: *mut Block) {
+    if tc.is_null() {
+        tc = thread_cache::init_current();
+    }
+    if RECORD {
+        with_stats(tc, |s| s.record_free(class, size_class::size_of(class)));
+    }
+    if is_ready(tc) {
+        // SAFETY: our own, new cache.
+        unsafe {
+            if (*tc).push(class, b) {
+                (*tc).flush(class);
+            }
+        }
+    } else {
+        // SAFETY: `b` is one dead block of `class`, terminated below.
+        unsafe {
+            (*b).next = ptr::null_mut();
+            central(class).lock().flush(class, b, 1);
+        }
+    }
+}
+
+/// # Safety
+/// `p` is a large block of `layout`.
+#[cold]
+#[inline(never)]
+unsafe fn free_large<const RECORD: bool>(p: *mut u8, layout: Layout) {
+    if RECORD {
+        with_stats(thread_cache::current(), |s| s.record_free(LARGE, large::range_len(layout.size())));
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { large::free(p, layout.size()) }
+}
+
+/// The class (or `LARGE`) and allocated bytes of a request of `size` with `align`.
+#[inline]
+fn footprint(size: usize, align: usize) -> (usize, usize) {
+    let r = round_request(size, align);
+    if is_small(r, align) {
+        let c = class_of(r);
+        (c, size_class::size_of(c))
+    } else {
+        (LARGE, large::range_len(size))
+    }
+}
+
+// SAFETY: every method honours the GlobalAlloc contract: blocks are at least `layout.size()`
+// bytes, aligned to `layout.align()` (classes are multiples of the rounded request's
+// alignment; large blocks are page- or explicitly aligned), disjoint while live (each block is
+// in exactly one place: a thread cache, a span's free list, or a user's hands), and failure is
+// a null return. No method unwinds: nothing on these paths can panic.
+unsafe impl GlobalAlloc for PoolAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { alloc_impl::<true>(layout) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { dealloc_impl::<true>(p, layout) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let size = round_request(layout.size(), layout.align());
+        if is_small(size, layout.align()) {
+            // SAFETY: forwarded contract.
+            let p = unsafe { alloc_impl::<true>(layout) };
+            if !p.is_null() {
+                // SAFETY: `p` holds at least layout.size() bytes.
+                unsafe { ptr::write_bytes(p, 0, layout.size()) };
+            }
+            return p;
+        }
+        alloc_large::<true>(layout, true)
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let align = layout.align();
+        let (old_class, old_bytes) = footprint(layout.size(), align);
+        let (new_class, new_bytes) = footprint(new_size, align);
+        if old_class == new_class && old_class != LARGE {
+            with_stats(thread_cache::current(), |s| {
+                s.record_realloc(old_class, old_bytes, new_class, new_size, new_bytes, true)
+            });
+            return p;
+        }
+        if old_class == LARGE && new_class == LARGE {
+            // SAFETY: `p` is a large block of `layout` (caller).
+            if let Some(q) = unsafe { large::realloc(p, layout.size(), align, new_size) } {
+                with_stats(thread_cache::current(), |s| {
+                    s.record_realloc(LARGE, old_bytes, LARGE, new_size, new_bytes, q == p)
+                });
+                return q;
+            }
+        }
+        // SAFETY: the caller guarantees new_size rounded up to align does not overflow isize.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
+        // SAFETY: a valid non-zero layout (caller).
+        let q = unsafe { alloc_impl::<false>(new_layout) };
+        if q.is_null() {
+            return q; // the old block is untouched, as the contract asks
+        }
+        // SAFETY: both blocks hold at least the smaller size; distinct live blocks never overlap.
+        unsafe {
+            ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
+            dealloc_impl::<false>(p, layout);
+        }
+        with_stats(thread_cache::current(), |s| {
+            s.record_realloc(old_class, old_bytes, new_class, new_size, new_bytes, false)
+        });
+        q
+    }
+}

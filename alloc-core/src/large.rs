@@ -1,0 +1,183 @@
+//! Large allocations: requests above [`MAX_SMALL`](crate::size_class::MAX_SMALL) or aligned
+//! beyond a page (docs/architecture.md, "Large allocations"). Each is a page-granular range
+//! of its own; because `dealloc` receives the `Layout`, a free knows the range's length and no
+//! header is needed. Freed ranges wait in a small bounded cache (merged with their neighbours)
+//! so that an alloc/free loop of 1 MiB blocks makes no syscall; what does not fit the cache
+//! goes back to the OS at once, so a freed 1 GiB block is unmapped.
+
+use alloc_stats::HeapCounters;
+
+use crate::os::{self, PAGE};
+use crate::sync::Lock;
+
+/// Most bytes kept in the cache of free large ranges.
+pub const CACHE_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Ranges longer than this are never cached.
+pub const CACHE_MAX_RANGE: usize = 16 * 1024 * 1024;
+const SLOTS: usize = 32;
+
+/// Free page ranges, unordered.
+///
+/// Invariant: entries `[0, len)` are disjoint, page-aligned, non-adjacent (adjacent ones are
+/// merged), mapped, and unused; `bytes` is the sum of their lengths, at most
+/// [`CACHE_MAX_BYTES`].
+pub struct LargeCache {
+    addr: [usize; SLOTS],
+    size: [usize; SLOTS],
+    len: usize,
+    bytes: usize,
+}
+
+/// The cache of free large ranges. A global because a large block may be freed by any
+/// thread; its lock protects the entries.
+pub static LARGE_CACHE: Lock<LargeCache> =
+    Lock::new(LargeCache { addr: [0; SLOTS], size: [0; SLOTS], len: 0, bytes: 0 });
+
+fn heap() -> &'static HeapCounters {
+    &crate::global::REGISTRY.heap
+}
+
+/// Bytes a large request of `size` occupies: whole pages; None if that overflows.
+#[inline]
+pub fn range_len(size: usize) -> usize {
+    // A Layout's size is at most isize::MAX, so this cannot overflow.
+    (size.max(1) + PAGE - 1) & !(PAGE - 1)
+}
+
+/// A large block: (pointer, fresh). `fresh` means the pages came straight from the OS and read
+/// as zero. Null pointer when the OS refuses.
+pub fn alloc(size: usize, align: usize) -> (*mut u8, bool) {
+    let len = range_len(size);
+    let cached = LARGE_CACHE.lock().take(len, align);
+    if !cached.is_null() {
+        return (cached, false);
+    }
+    let p = if align <= PAGE { os::map(len) } else { os::map_aligned(len, align) };
+    if !p.is_null() {
+        HeapCounters::add(&heap().os_mapped, len);
+    }
+    (p, true)
+}
+
+/// Frees a large block of `size` bytes.
+///
+/// # Safety
+/// `p` was returned by [`alloc`] (or [`realloc`]) for `size` and is no longer used.
+pub unsafe fn free(p: *mut u8, size: usize) {
+    let len = range_len(size);
+    let mut victims = [(0usize, 0usize); SLOTS + 1];
+    let n = LARGE_CACHE.lock().put(p as usize, len, &mut victims);
+    for &(a, l) in &victims[..n] {
+        // SAFETY: the cache handed these ranges out of its ownership; nothing uses them.
+        unsafe { os::unmap(a as *mut u8, l) };
+        HeapCounters::add(&heap().os_released, l);
+    }
+}
+
+/// Resizes a large block in place or by moving its pages (`mremap`); None if the caller must
+/// allocate, copy and free instead (alignment beyond a page, or the OS refused).
+///
+/// # Safety
+/// `p` was returned by [`alloc`] for `old_size` with `align`, and `new_size` is large.
+pub unsafe fn realloc(p: *mut u8, old_size: usize, align: usize, new_size: usize) -> Option<*mut u8> {
+    let (old, new) = (range_len(old_size), range_len(new_size));
+    if old == new {
+        return Some(p);
+    }
+    if align > PAGE {
+        return None;
+    }
+    // SAFETY: `[p, p + old)` is our mapping (caller).
+    let q = unsafe { os::remap(p, old, new) };
+    if q.is_null() {
+        return None;
+    }
+    if new > old {
+        HeapCounters::add(&heap().os_mapped, new - old);
+    } else {
+        HeapCounters::add(&heap().os_released, old - new);
+    }
+    Some(q)
+}
+
+impl LargeCache {
+    /// Takes a cached range for `len` bytes aligned to `align`: best fit, splitting a longer
+    /// entry. Null if none fits.
+    fn take(&mut self, len: usize, align: usize) -> *mut u8 {
+        let mut best = usize::MAX;
+        for i in 0..self.len {
+            if self.size[i] >= len
+                && self.addr[i] % align == 0
+                && (best == usize::MAX || self.size[i] < self.size[best])
+            {
+                best = i;
+            }
+        }
+        if best == usize::MAX {
+            return core::ptr::null_mut();
+        }
+        let a = self.addr[best];
+        if self.size[best] == len {
+            self.remove(best);
+        } else {
+            self.addr[best] += len;
+            self.size[best] -= len;
+        }
+        self.bytes -= len;
+        a as *mut u8
+    }
+
+    fn remove(&mut self, i: usize) {
+        self.len -= 1;
+        self.addr[i] = self.addr[self.len];
+        self.size[i] = self.size[self.len];
+    }
+
+    /// Caches `[a, a + len)`, merging it with adjacent entries; what must go back to the OS is
+    /// written to `victims` (the count is returned) for the caller to unmap outside the lock.
+    fn put(&mut self, mut a: usize, mut len: usize, victims: &mut [(usize, usize); SLOTS + 1]) -> usize {
+        if len > CACHE_MAX_RANGE {
+            victims[0] = (a, len);
+            return 1;
+        }
+        let mut i = 0;
+        while i < self.len {
+            if self.addr[i] + self.size[i] == a || a + len == self.addr[i] {
+                a = a.min(self.addr[i]);
+                len += self.size[i];
+                self.bytes -= self.size[i];
+                self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        let mut n = 0;
+        if len > CACHE_MAX_RANGE {
+            victims[0] = (a, len);
+            return 1;
+        }
+        // Make room: evict the largest entries first (they are the cheapest to map again per
+        // byte, and the most memory held).
+        while self.len == SLOTS || self.bytes + len > CACHE_MAX_BYTES {
+            let mut big = 0;
+            for j in 1..self.len {
+                if self.size[j] > self.size[big] {
+                    big = j;
+                }
+            }
+            if self.len == 0 || self.size[big] < len && self.len < SLOTS {
+                victims[n] = (a, len);
+                return n + 1;
+            }
+            victims[n] = (self.addr[big], self.size[big]);
+            n += 1;
+            self.bytes -= self.size[big];
+            self.remove(big);
+        }
+        self.addr[self.len] = a;
+        self.size[self.len] = len;
+        self.len += 1;
+        self.bytes += len;
+        n
+    }
+}

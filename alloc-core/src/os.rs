@@ -1,0 +1,202 @@
+//! The operating-system layer: the only module that calls `libc` (see docs/architecture.md,
+//! step 5 of the allocation path). Every function here is a thin, allocation-free wrapper that
+//! reports failure as a null pointer or `false`, never by panicking.
+
+use core::ptr;
+
+/// The page size the allocator is built for. `init` checks it against the running kernel.
+pub const PAGE: usize = 4096;
+
+/// Maps `len` bytes (a multiple of [`PAGE`]) of fresh, zeroed, read-write anonymous memory.
+/// Returns null when the OS refuses (out of address space, `RLIMIT_AS`).
+pub fn map(len: usize) -> *mut u8 {
+    map_hint(ptr::null_mut(), len)
+}
+
+/// Like [`map`], with an address hint the kernel may ignore.
+pub fn map_hint(hint: *mut u8, len: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping with no fixed address cannot alias any existing
+    // memory; the kernel picks (or honours the hint for) a free range.
+    let p = unsafe {
+        libc::mmap(
+            hint.cast(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        ptr::null_mut()
+    } else {
+        p.cast()
+    }
+}
+
+/// Maps `len` bytes aligned to `align` (a power of two larger than [`PAGE`]) by mapping
+/// `len + align - PAGE` bytes and unmapping the unaligned head and tail, so exactly
+/// `[result, result + len)` stays mapped. Null on failure.
+pub fn map_aligned(len: usize, align: usize) -> *mut u8 {
+    let Some(total) = len.checked_add(align - PAGE) else {
+        return ptr::null_mut();
+    };
+    let raw = map(total);
+    if raw.is_null() {
+        return raw;
+    }
+    let start = raw as usize;
+    let aligned = (start + align - 1) & !(align - 1);
+    let head = aligned - start;
+    let tail = total - head - len;
+    // SAFETY: head and tail are page-aligned sub-ranges of the mapping made just above, which
+    // nobody else has seen yet.
+    unsafe {
+        if head != 0 {
+            unmap(raw, head);
+        }
+        if tail != 0 {
+            unmap((aligned + len) as *mut u8, tail);
+        }
+    }
+    aligned as *mut u8
+}
+
+/// Unmaps `[p, p + len)`.
+///
+/// # Safety
+/// The range is page-aligned, was mapped by this module, and nothing uses it any more.
+pub unsafe fn unmap(p: *mut u8, len: usize) {
+    // SAFETY: the caller guarantees the range is ours and dead.
+    let rc = unsafe { libc::munmap(p.cast(), len) };
+    if rc != 0 {
+        fatal("munmap failed");
+    }
+}
+
+/// Gives the physical pages of `[p, p + len)` back to the OS; the range stays mapped and reads
+/// as zero afterwards.
+///
+/// # Safety
+/// The range is page-aligned, mapped by this module, and holds no live data.
+pub unsafe fn decommit(p: *mut u8, len: usize) {
+    // SAFETY: the caller guarantees the range is ours and holds nothing live; DONTNEED on a
+    // private anonymous mapping only drops its pages.
+    unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) };
+}
+
+/// Grows or shrinks the mapping `[p, p + old)` to `new` bytes, moving it if needed (the pages
+/// move, nothing is copied). Null on failure, in which case the old mapping is untouched.
+///
+/// # Safety
+/// `[p, p + old)` is a page-aligned range mapped by this module; `old` and `new` are multiples
+/// of [`PAGE`].
+pub unsafe fn remap(p: *mut u8, old: usize, new: usize) -> *mut u8 {
+    // SAFETY: the caller guarantees the range is ours; MAYMOVE lets the kernel relocate it.
+    let q = unsafe { libc::mremap(p.cast(), old, new, libc::MREMAP_MAYMOVE) };
+    if q == libc::MAP_FAILED {
+        ptr::null_mut()
+    } else {
+        q.cast()
+    }
+}
+
+/// The running kernel's page size.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
+/// Writes `msg` to stderr with a raw `write(2)`, allocating nothing.
+pub fn write_stderr(msg: &[u8]) {
+    let mut rest = msg;
+    while !rest.is_empty() {
+        // SAFETY: `rest` is a valid byte slice for the length passed.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            return;
+        }
+        rest = &rest[n as usize..];
+    }
+}
+
+/// A fatal internal error: writes the message with `write(2)` and aborts. Never unwinds and
+/// never allocates, so it is safe inside `GlobalAlloc` methods.
+#[cold]
+#[inline(never)]
+pub fn fatal(msg: &str) -> ! {
+    write_stderr(b"alloc-core: fatal: ");
+    write_stderr(msg.as_bytes());
+    write_stderr(b"\n");
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
+/// Blocks while `*word == expected` (spurious wake-ups are allowed).
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) {
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call; FUTEX_WAIT only
+    // reads it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+/// Wakes one thread blocked in [`futex_wait`] on `word`.
+pub fn futex_wake_one(word: &core::sync::atomic::AtomicU32) {
+    // SAFETY: `word` is a valid, aligned u32; FUTEX_WAKE does not touch memory.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
+    }
+}
+
+/// A thread-exit hook: a pthread key whose destructor runs when a thread that set a non-null
+/// value exits. glibc's key functions never call Rust's global allocator.
+pub struct ExitKey(core::sync::atomic::AtomicU32);
+
+impl ExitKey {
+    /// Not yet created.
+    pub const fn new() -> Self {
+        ExitKey(core::sync::atomic::AtomicU32::new(u32::MAX))
+    }
+
+    /// Creates the key with `dtor` as its destructor. Call once, before any `set`.
+    pub fn create(&self, dtor: unsafe extern "C" fn(*mut libc::c_void)) -> bool {
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: `key` is a valid out-pointer; `dtor` is an extern "C" fn of the right type.
+        let rc = unsafe { libc::pthread_key_create(&mut key, Some(dtor)) };
+        if rc != 0 {
+            return false;
+        }
+        self.0.store(key, core::sync::atomic::Ordering::Release);
+        true
+    }
+
+    /// Sets the calling thread's value (its destructor argument). False if the key is missing
+    /// or glibc could not store it.
+    pub fn set(&self, value: *mut u8) -> bool {
+        let key = self.0.load(core::sync::atomic::Ordering::Acquire);
+        if key == u32::MAX {
+            return false;
+        }
+        // SAFETY: `key` was returned by pthread_key_create; any pointer value may be stored.
+        unsafe { libc::pthread_setspecific(key, value.cast()) == 0 }
+    }
+}
+
+/// Registers fork handlers (`pthread_atfork`).
+pub fn at_fork(prepare: unsafe extern "C" fn(), parent: unsafe extern "C" fn(), child: unsafe extern "C" fn()) -> bool {
+    // SAFETY: the three handlers are valid extern "C" fns that live for the whole program.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
+}
+
+/// Yields the processor.
+pub fn yield_now() {
+    // SAFETY: sched_yield has no preconditions.
+    unsafe { libc::sched_yield() };
+}

@@ -1,0 +1,184 @@
+//! The page heap: hands whole spans to the central lists and takes empty ones back, carving
+//! them from arenas mapped from the OS (Go's `mheap`; docs/architecture.md, step 4).
+//!
+//! Empty spans are kept *dirty* (pages still resident, ready for reuse) up to
+//! [`MAX_DIRTY_SPANS`]; beyond that the oldest are *released*: their pages go back to the OS
+//! with `madvise(MADV_DONTNEED)` and the span waits on the clean list, still mapped, reading
+//! as zero. Arenas themselves are never unmapped: their address space is cheap, their pages are
+//! what counts, and those are released.
+
+use core::ptr;
+
+use alloc_stats::HeapCounters;
+
+use crate::os;
+use crate::size_class::{SizeClass, SPAN_SIZE};
+use crate::span::{Arena, Span, SpanState, ARENA_HEADER_BYTES, ARENA_SIZE, SPANS_PER_ARENA};
+use crate::sync::Lock;
+
+/// Empty spans kept resident for reuse before the oldest are given back to the OS (4 MiB).
+pub const MAX_DIRTY_SPANS: usize = 8;
+
+/// The page heap's state, behind [`PAGE_HEAP`]'s lock.
+///
+/// Invariants: every span with `state == Free` that was ever carved is in exactly one of
+/// `dirty` (doubly linked, newest at `dirty_head`) or `clean` (singly linked through `next`);
+/// `dirty_len` is the length of `dirty`; spans `[next_unused, SPANS_PER_ARENA)` of `newest`
+/// were never carved.
+pub struct PageHeap {
+    newest: *mut Arena,
+    next_unused: usize,
+    dirty_head: *mut Span,
+    dirty_tail: *mut Span,
+    dirty_len: usize,
+    clean: *mut Span,
+}
+
+// SAFETY: the raw pointers point into arenas that live for the whole process; the lock around
+// the PageHeap serialises every access.
+unsafe impl Send for PageHeap {}
+
+/// The one page heap. A global because every thread's central lists draw from the same
+/// arenas; its lock protects the free-span lists and arena growth (lock order: a central
+/// list's lock, then this one).
+pub static PAGE_HEAP: Lock<PageHeap> = Lock::new(PageHeap {
+    newest: ptr::null_mut(),
+    next_unused: SPANS_PER_ARENA,
+    dirty_head: ptr::null_mut(),
+    dirty_tail: ptr::null_mut(),
+    dirty_len: 0,
+    clean: ptr::null_mut(),
+});
+
+fn heap() -> &'static HeapCounters {
+    &crate::global::REGISTRY.heap
+}
+
+impl PageHeap {
+    /// A span assigned to `class`, or null when the OS has no memory left.
+    pub fn alloc_span(&mut self, class: SizeClass) -> *mut Span {
+        let span = self.pop_free();
+        if span.is_null() {
+            return span;
+        }
+        // SAFETY: `span` is a Free span that we just unlinked; nobody else references it.
+        unsafe { (*span).assign(class) };
+        HeapCounters::add(&heap().spans_in_use, 1);
+        span
+    }
+
+    fn pop_free(&mut self) -> *mut Span {
+        if !self.dirty_head.is_null() {
+            let s = self.dirty_head;
+            // SAFETY: `s` heads the dirty list, whose links are valid span pointers.
+            unsafe {
+                self.dirty_head = (*s).next;
+                if self.dirty_head.is_null() {
+                    self.dirty_tail = ptr::null_mut();
+                } else {
+                    (*self.dirty_head).prev = ptr::null_mut();
+                }
+            }
+            self.dirty_len -= 1;
+            return s;
+        }
+        if !self.clean.is_null() {
+            let s = self.clean;
+            // SAFETY: `s` heads the clean list.
+            unsafe {
+                self.clean = (*s).next;
+                (*s).decommitted = false;
+            }
+            HeapCounters::add(&heap().os_mapped, SPAN_SIZE);
+            return s;
+        }
+        if self.next_unused == SPANS_PER_ARENA && !self.grow() {
+            return ptr::null_mut();
+        }
+        // SAFETY: `newest` is a live arena and `next_unused` < SPANS_PER_ARENA indexes a span
+        // that was never carved.
+        let s = unsafe { ptr::addr_of_mut!((*self.newest).spans[self.next_unused]) };
+        self.next_unused += 1;
+        HeapCounters::add(&heap().os_mapped, SPAN_SIZE);
+        s
+    }
+
+    /// Maps a new arena. False when the OS refuses.
+    #[cold]
+    fn grow(&mut self) -> bool {
+        // Try right after the newest arena first: that address is usually free and aligned,
+        // and avoids mapping twice the size to align.
+        let hint = if self.newest.is_null() {
+            ptr::null_mut()
+        } else {
+            (self.newest as *mut u8).wrapping_add(ARENA_SIZE)
+        };
+        let mut base = os::map_hint(hint, ARENA_SIZE);
+        if !base.is_null() && (base as usize) % ARENA_SIZE != 0 {
+            // SAFETY: we just mapped this range and nobody has seen it.
+            unsafe { os::unmap(base, ARENA_SIZE) };
+            base = ptr::null_mut();
+        }
+        if base.is_null() {
+            base = os::map_aligned(ARENA_SIZE, ARENA_SIZE);
+        }
+        if base.is_null() {
+            return false;
+        }
+        // SAFETY: `base` is a fresh, aligned, zeroed mapping of ARENA_SIZE bytes.
+        let arena = unsafe { Arena::init(base) };
+        // SAFETY: `arena` was initialised just above.
+        unsafe { (*arena).next = self.newest };
+        self.newest = arena;
+        self.next_unused = 1;
+        HeapCounters::add(&heap().os_reserved, ARENA_SIZE);
+        HeapCounters::add(&heap().os_mapped, ARENA_HEADER_BYTES);
+        true
+    }
+
+    /// Takes back an empty span (no block of it is used or cached anywhere).
+    ///
+    /// # Safety
+    /// `span` was returned by `alloc_span`, is in no list, and has `used == 0`.
+    pub unsafe fn free_span(&mut self, span: *mut Span) {
+        HeapCounters::sub(&heap().spans_in_use, 1);
+        // SAFETY: the caller hands us sole ownership of `span`.
+        unsafe {
+            (*span).state = SpanState::Free;
+            (*span).prev = ptr::null_mut();
+            (*span).next = self.dirty_head;
+            if self.dirty_head.is_null() {
+                self.dirty_tail = span;
+            } else {
+                (*self.dirty_head).prev = span;
+            }
+        }
+        self.dirty_head = span;
+        self.dirty_len += 1;
+        if self.dirty_len > MAX_DIRTY_SPANS {
+            self.release_oldest();
+        }
+    }
+
+    /// Gives the pages of the oldest dirty span back to the OS.
+    #[cold]
+    fn release_oldest(&mut self) {
+        let s = self.dirty_tail;
+        // SAFETY: the dirty list is non-empty (dirty_len > MAX_DIRTY_SPANS > 0); `s` is its
+        // tail, a Free span whose memory holds nothing live.
+        unsafe {
+            self.dirty_tail = (*s).prev;
+            if self.dirty_tail.is_null() {
+                self.dirty_head = ptr::null_mut();
+            } else {
+                (*self.dirty_tail).next = ptr::null_mut();
+            }
+            self.dirty_len -= 1;
+            os::decommit((*s).base, SPAN_SIZE);
+            (*s).decommitted = true;
+            (*s).next = self.clean;
+        }
+        self.clean = s;
+        HeapCounters::add(&heap().os_released, SPAN_SIZE);
+    }
+}

@@ -1,0 +1,132 @@
+//! Size classes: the table of block sizes and the O(1) size-to-class lookup used on every
+//! malloc and free (docs/architecture.md, "Size classes").
+//!
+//! The table is `const`-computed in [`table`] from three rules: steps of 8 B up to 64 B, steps
+//! of 16 B up to 128 B, and from there eight classes per doubling (each class is 1/8 of its
+//! power of two above the previous one). So a request above 128 B never wastes more than
+//! 12.5 % of its own size, and every class is a multiple of every power-of-two alignment that
+//! a request rounded up to that alignment can need (see [`round_request`]). The tests below
+//! check both claims for every size.
+
+mod table;
+
+pub use table::{BATCH, CAPACITY, CLASS_SIZE, LIMIT, NUM_CLASSES};
+
+use crate::os::PAGE;
+
+/// The largest request served from size classes; larger ones go to `large`.
+pub const MAX_SMALL: usize = 64 * 1024;
+
+/// Bytes in one span: every span, whatever its class, is this size and this alignment.
+pub const SPAN_SIZE: usize = 512 * 1024;
+
+/// log2 of [`SPAN_SIZE`].
+pub const SPAN_SHIFT: u32 = SPAN_SIZE.trailing_zeros();
+
+/// A size class index, `0..NUM_CLASSES`.
+pub type SizeClass = usize;
+
+/// Rounds a request up to a multiple of its alignment. A request served from a class must be
+/// rounded first: the class of the rounded size is then a multiple of the alignment.
+#[inline(always)]
+pub const fn round_request(size: usize, align: usize) -> usize {
+    // Cannot overflow for a valid Layout: size rounded up to align is <= isize::MAX.
+    (size + align - 1) & !(align - 1)
+}
+
+/// True if a request of `rounded` bytes (already [`round_request`]ed) with `align` is served
+/// from a size class.
+#[inline(always)]
+pub const fn is_small(rounded: usize, align: usize) -> bool {
+    rounded <= MAX_SMALL && align <= PAGE
+}
+
+/// The smallest class whose blocks hold `size` bytes; `size <= MAX_SMALL`.
+///
+/// Cost: one compare, one shift, one byte load from a 129- or 513-entry table.
+#[inline(always)]
+pub fn class_of(size: usize) -> SizeClass {
+    debug_assert!(size <= MAX_SMALL, "class_of({size}) above MAX_SMALL");
+    if size <= table::SMALL_LOOKUP_MAX {
+        table::SMALL_LOOKUP[(size + 7) >> 3] as usize
+    } else {
+        table::LARGE_LOOKUP[(size + 127) >> 7] as usize
+    }
+}
+
+/// Block size of `class`.
+#[inline(always)]
+pub fn size_of(class: SizeClass) -> usize {
+    CLASS_SIZE[class] as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_strictly_increasing_and_ends_at_max_small() {
+        assert_eq!(CLASS_SIZE[0], 8);
+        for w in CLASS_SIZE.windows(2) {
+            assert!(w[0] < w[1], "classes not increasing: {w:?}");
+        }
+        assert_eq!(CLASS_SIZE[NUM_CLASSES - 1] as usize, MAX_SMALL);
+        assert!(NUM_CLASSES <= alloc_stats::MAX_CLASSES);
+    }
+
+    #[test]
+    fn every_size_maps_to_the_smallest_class_that_fits_within_the_waste_bound() {
+        for size in 1..=MAX_SMALL {
+            let c = class_of(size);
+            let cs = size_of(c);
+            assert!(cs >= size, "size {size} -> class {c} ({cs} B) too small");
+            if c > 0 {
+                assert!(size_of(c - 1) < size, "size {size} -> class {c} ({cs} B) not the smallest");
+            }
+            if size > 128 {
+                // waste relative to the request: (cs - size) / size <= 1/8
+                assert!((cs - size) * 8 <= size, "size {size} -> {cs} B wastes more than 12.5 %");
+            }
+        }
+    }
+
+    #[test]
+    fn rounded_requests_get_classes_aligned_for_them() {
+        let mut align = 1;
+        while align <= PAGE {
+            for size in 1..=MAX_SMALL {
+                let r = round_request(size, align);
+                if !is_small(r, align) {
+                    continue;
+                }
+                let cs = size_of(class_of(r));
+                assert_eq!(cs % align, 0, "size {size} align {align} -> class of {cs} B is misaligned");
+                assert!(cs >= size);
+            }
+            align *= 2;
+        }
+    }
+
+    #[test]
+    fn spans_hold_whole_blocks_with_bounded_tail_waste() {
+        for c in 0..NUM_CLASSES {
+            let cs = size_of(c);
+            let cap = CAPACITY[c] as usize;
+            assert_eq!(cap, SPAN_SIZE / cs);
+            assert!(cap >= 8, "class {c} has only {cap} blocks per span");
+            let tail = SPAN_SIZE - cap * cs;
+            assert!(tail * 8 <= SPAN_SIZE, "class {c}: tail waste {tail} B");
+        }
+    }
+
+    #[test]
+    fn batches_and_limits_are_sane() {
+        for c in 0..NUM_CLASSES {
+            let (b, l) = (BATCH[c] as usize, LIMIT[c] as usize);
+            assert!(b >= 2 && l >= b, "class {c}: batch {b} limit {l}");
+            assert!(b <= CAPACITY[c] as usize);
+            // the per-class bound of a thread cache: at most 64 KiB or two blocks
+            assert!(l * size_of(c) <= 64 * 1024 || l == 2, "class {c}: limit {l}");
+        }
+    }
+}
