@@ -142,6 +142,20 @@ impl PoolAlloc {
         REGISTRY.snapshot()
     }
 
+    /// Gives back to the OS what the heap holds but nobody uses, like glibc's `malloc_trim`:
+    /// flushes the calling thread's cache to the central lists, releases the pages of every
+    /// empty span, and unmaps every cached large range. Other threads' caches are untouched
+    /// (each is bounded; see docs/architecture.md). Never needed for correctness.
+    pub fn trim(&self) {
+        let tc = thread_cache::current();
+        if is_ready(tc) {
+            // SAFETY: the calling thread owns its ready cache.
+            unsafe { (*tc).flush_all() };
+        }
+        PAGE_HEAP.lock().release_all();
+        large::release_all();
+    }
+
     /// The heap's counter registry, for `alloc_stats::Region::of`.
     pub fn registry() -> &'static Registry {
         &REGISTRY
@@ -166,7 +180,7 @@ fn with_stats(tc: *mut ThreadCache, f: impl FnOnce(&ThreadStats)) {
 #[inline(always)]
 unsafe fn alloc_impl<const RECORD: bool>(layout: Layout) -> *mut u8 {
     let size = round_request(layout.size(), layout.align());
-    if is_small(size, layout.align()) {
+    if is_small(size) {
         let class = class_of(size);
         let tc = thread_cache::current();
         if is_ready(tc) {
@@ -247,7 +261,7 @@ fn alloc_large<const RECORD: bool>(layout: Layout, zero: bool) -> *mut u8 {
 #[inline(always)]
 unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
     let size = round_request(layout.size(), layout.align());
-    if is_small(size, layout.align()) {
+    if is_small(size) {
         let class = class_of(size);
         let tc = thread_cache::current();
         if is_ready(tc) {
@@ -315,7 +329,7 @@ unsafe fn free_large<const RECORD: bool>(p: *mut u8, layout: Layout) {
 #[inline]
 fn footprint(size: usize, align: usize) -> (usize, usize) {
     let r = round_request(size, align);
-    if is_small(r, align) {
+    if is_small(r) {
         let c = class_of(r);
         (c, size_class::size_of(c))
     } else {
@@ -344,7 +358,7 @@ unsafe impl GlobalAlloc for PoolAlloc {
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let size = round_request(layout.size(), layout.align());
-        if is_small(size, layout.align()) {
+        if is_small(size) {
             // SAFETY: forwarded contract.
             let p = unsafe { alloc_impl::<true>(layout) };
             if !p.is_null() {

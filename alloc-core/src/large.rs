@@ -1,5 +1,5 @@
-//! Large allocations: requests above [`MAX_SMALL`](crate::size_class::MAX_SMALL) or aligned
-//! beyond a page (docs/architecture.md, "Large allocations"). Each is a page-granular range
+//! Large allocations: requests that, rounded up to their alignment, exceed
+//! [`MAX_SMALL`](crate::size_class::MAX_SMALL) (docs/architecture.md, "Large allocations"). Each is a page-granular range
 //! of its own; because `dealloc` receives the `Layout`, a free knows the range's length and no
 //! header is needed. Freed ranges wait in a small bounded cache (merged with their neighbours)
 //! so that an alloc/free loop of 1 MiB blocks makes no syscall; what does not fit the cache
@@ -37,7 +37,7 @@ fn heap() -> &'static HeapCounters {
     &crate::global::REGISTRY.heap
 }
 
-/// Bytes a large request of `size` occupies: whole pages; None if that overflows.
+/// Bytes a large request of `size` occupies: whole pages.
 #[inline]
 pub fn range_len(size: usize) -> usize {
     // A Layout's size is at most isize::MAX, so this cannot overflow.
@@ -98,6 +98,26 @@ pub unsafe fn realloc(p: *mut u8, old_size: usize, align: usize, new_size: usize
         HeapCounters::add(&heap().os_released, old - new);
     }
     Some(q)
+}
+
+/// Unmaps every cached range (`PoolAlloc::trim`).
+pub fn release_all() {
+    let mut victims = [(0usize, 0usize); SLOTS + 1];
+    let n = {
+        let mut c = LARGE_CACHE.lock();
+        let n = c.len;
+        for (i, v) in victims.iter_mut().enumerate().take(n) {
+            *v = (c.addr[i], c.size[i]);
+        }
+        c.len = 0;
+        c.bytes = 0;
+        n
+    };
+    for &(a, l) in &victims[..n] {
+        // SAFETY: the ranges left the cache above; nothing uses them.
+        unsafe { os::unmap(a as *mut u8, l) };
+        HeapCounters::add(&heap().os_released, l);
+    }
 }
 
 impl LargeCache {

@@ -160,11 +160,18 @@ impl PageHeap {
         }
     }
 
+    /// Gives the pages of every empty span back to the OS (`PoolAlloc::trim`).
+    pub fn release_all(&mut self) {
+        while self.dirty_len > 0 {
+            self.release_oldest();
+        }
+    }
+
     /// Gives the pages of the oldest dirty span back to the OS.
     #[cold]
     fn release_oldest(&mut self) {
         let s = self.dirty_tail;
-        // SAFETY: the dirty list is non-empty (dirty_len > MAX_DIRTY_SPANS > 0); `s` is its
+        // SAFETY: the dirty list is non-empty (callers check dirty_len > 0); `s` is its
         // tail, a Free span whose memory holds nothing live.
         unsafe {
             self.dirty_tail = (*s).prev;

@@ -177,3 +177,37 @@ fn a_1mib_loop_is_served_from_the_large_cache() {
         assert!(mapped(heap) - before < 256 << 20, "the 1 MiB loop mapped fresh memory each time");
     }
 }
+
+#[test]
+fn trim_gives_cached_memory_back() {
+    let heap = &alloc_core::PoolAlloc::registry().heap;
+    let released = |h: &alloc_stats::HeapCounters| h.os_released.load(std::sync::atomic::Ordering::Relaxed);
+    // 64 MiB of 8 KiB blocks fills ~128 spans; freeing them empties those spans
+    let v: Vec<Box<[u8; 8192]>> = (0..8192).map(|_| Box::new([1u8; 8192])).collect();
+    let big: Vec<Vec<u8>> = (0..4).map(|_| vec![2u8; 4 << 20]).collect();
+    drop(v);
+    drop(big);
+    let before = released(heap);
+    GLOBAL.trim();
+    assert!(released(heap) - before >= 16 << 20, "trim released only {} bytes", released(heap) - before);
+    let again: Vec<Box<[u8; 8192]>> = (0..1000).map(|_| Box::new([3u8; 8192])).collect();
+    assert!(again.iter().all(|b| b[8191] == 3));
+}
+
+#[test]
+fn zero_size_requests_get_aligned_distinct_blocks() {
+    for &align in &[1usize, 16, 4096, 65536] {
+        let layout = Layout::from_size_align(0, align).unwrap();
+        // SAFETY: GlobalAlloc forbids zero-size layouts for callers, but the allocator still
+        // answers them sanely; each block is freed with its layout.
+        unsafe {
+            let a = GLOBAL.alloc(layout);
+            let b = GLOBAL.alloc(layout);
+            assert!(!a.is_null() && !b.is_null() && a != b);
+            assert_eq!(a as usize % align, 0);
+            assert_eq!(b as usize % align, 0);
+            GLOBAL.dealloc(a, layout);
+            GLOBAL.dealloc(b, layout);
+        }
+    }
+}

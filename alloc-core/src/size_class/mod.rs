@@ -12,8 +12,6 @@ mod table;
 
 pub use table::{BATCH, CAPACITY, CLASS_SIZE, LIMIT, NUM_CLASSES};
 
-use crate::os::PAGE;
-
 /// The largest request served from size classes; larger ones go to `large`.
 pub const MAX_SMALL: usize = 64 * 1024;
 
@@ -26,19 +24,22 @@ pub const SPAN_SHIFT: u32 = SPAN_SIZE.trailing_zeros();
 /// A size class index, `0..NUM_CLASSES`.
 pub type SizeClass = usize;
 
-/// Rounds a request up to a multiple of its alignment. A request served from a class must be
-/// rounded first: the class of the rounded size is then a multiple of the alignment.
+/// Rounds a request up to a non-zero multiple of its alignment. A request served from a class
+/// must be rounded first: the class of the rounded size is then a multiple of the alignment
+/// (see the module doc), and since spans are [`SPAN_SIZE`]-aligned, so is every block of it.
+/// A zero-size request (which `GlobalAlloc` callers must not make) still gets a real block.
 #[inline(always)]
 pub const fn round_request(size: usize, align: usize) -> usize {
     // Cannot overflow for a valid Layout: size rounded up to align is <= isize::MAX.
+    let size = if size == 0 { 1 } else { size };
     (size + align - 1) & !(align - 1)
 }
 
-/// True if a request of `rounded` bytes (already [`round_request`]ed) with `align` is served
-/// from a size class.
+/// True if a request of `rounded` bytes (already [`round_request`]ed) is served from a size
+/// class. One compare: `rounded >= align`, so this also bounds the alignment by `MAX_SMALL`.
 #[inline(always)]
-pub const fn is_small(rounded: usize, align: usize) -> bool {
-    rounded <= MAX_SMALL && align <= PAGE
+pub const fn is_small(rounded: usize) -> bool {
+    rounded <= MAX_SMALL
 }
 
 /// The smallest class whose blocks hold `size` bytes; `size <= MAX_SMALL`.
@@ -93,15 +94,16 @@ mod tests {
     #[test]
     fn rounded_requests_get_classes_aligned_for_them() {
         let mut align = 1;
-        while align <= PAGE {
-            for size in 1..=MAX_SMALL {
+        while align <= MAX_SMALL {
+            for size in 0..=MAX_SMALL {
                 let r = round_request(size, align);
-                if !is_small(r, align) {
+                if !is_small(r) {
                     continue;
                 }
                 let cs = size_of(class_of(r));
                 assert_eq!(cs % align, 0, "size {size} align {align} -> class of {cs} B is misaligned");
                 assert!(cs >= size);
+                assert_eq!(SPAN_SIZE % align, 0, "spans must be aligned for every small alignment");
             }
             align *= 2;
         }
