@@ -189,7 +189,7 @@ unsafe fn alloc_impl<const RECORD: bool>(layout: Layout) -> *mut u8 {
             if !b.is_null() {
                 if RECORD {
                     // SAFETY: as above.
-                    unsafe { (*tc).stats.record_alloc(class, layout.size(), size_class::size_of(class)) };
+                    unsafe { (*tc).stats.record_alloc(class, layout.size(), size_class::size_of_unchecked(class)) };
                 }
                 return b.cast();
             }
@@ -267,7 +267,7 @@ unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
         if is_ready(tc) {
             if RECORD {
                 // SAFETY: a ready cache belongs to this thread.
-                unsafe { (*tc).stats.record_free(class, size_class::size_of(class)) };
+                unsafe { (*tc).stats.record_free(class, size_class::size_of_unchecked(class)) };
             }
             // SAFETY: as above; `p` is a dead block of `class` (caller: layout matches).
             if unsafe { (*tc).push(class, p.cast()) } {

@@ -61,6 +61,43 @@ pub fn size_of(class: SizeClass) -> usize {
     CLASS_SIZE[class] as usize
 }
 
+/// Block size of `class`, without a bounds check (for the fast paths).
+///
+/// # Safety
+/// `class < NUM_CLASSES`, as every value returned by [`class_of`] is.
+#[inline(always)]
+pub(crate) unsafe fn size_of_unchecked(class: SizeClass) -> usize {
+    debug_assert!(class < NUM_CLASSES);
+    // SAFETY: class < NUM_CLASSES (caller).
+    unsafe { *CLASS_SIZE.get_unchecked(class) as usize }
+}
+
+/// The size-class table as the Markdown table that docs/architecture.md carries (a test keeps
+/// the two equal): per class, block size, blocks per span, tail waste per span, batch, the
+/// thread-cache limit, and the worst internal waste of a request that lands in the class.
+pub fn markdown_table() -> String {
+    use core::fmt::Write;
+    let mut out = String::from(
+        "| class | bytes | blocks/span | tail waste | batch | cache limit | max waste |\n|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for c in 0..NUM_CLASSES {
+        let size = size_of(c);
+        let prev = if c == 0 { 0 } else { size_of(c - 1) };
+        let cap = CAPACITY[c] as usize;
+        let tail = SPAN_SIZE - cap * size;
+        // the worst request in this class is prev + 1 bytes
+        let waste = (size - (prev + 1)) as f64 * 100.0 / (prev + 1) as f64;
+        let _ = writeln!(
+            out,
+            "| {c} | {size} | {cap} | {tail} B ({:.1} %) | {} | {} | {waste:.1} % |",
+            tail as f64 * 100.0 / SPAN_SIZE as f64,
+            BATCH[c],
+            LIMIT[c]
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +156,23 @@ mod tests {
             let tail = SPAN_SIZE - cap * cs;
             assert!(tail * 8 <= SPAN_SIZE, "class {c}: tail waste {tail} B");
         }
+    }
+
+    #[test]
+    fn docs_carry_the_current_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/architecture.md");
+        let doc = std::fs::read_to_string(path).expect("docs/architecture.md");
+        let table = markdown_table();
+        let (start, end) = ("<!-- size-class table: begin -->\n", "<!-- size-class table: end -->");
+        let (Some(a), Some(b)) = (doc.find(start), doc.find(end)) else {
+            panic!("docs/architecture.md lacks the size-class table markers");
+        };
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            let new = format!("{}{start}{table}{}", &doc[..a], &doc[b..]);
+            std::fs::write(path, new).unwrap();
+            return;
+        }
+        assert_eq!(&doc[a + start.len()..b], table, "docs/architecture.md is stale: rerun with UPDATE_DOCS=1");
     }
 
     #[test]

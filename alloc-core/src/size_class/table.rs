@@ -1,6 +1,6 @@
 //! The size-class table, computed at compile time (`const fn`), so it cannot drift from the
-//! rules in `size_class/mod.rs`. `cargo run --release --bin demo -- --classes` prints it with
-//! per-class waste figures.
+//! rules in `size_class/mod.rs`. docs/architecture.md carries it with per-class waste figures
+//! (`markdown_table`; a test keeps the copy current).
 
 use super::{MAX_SMALL, SPAN_SIZE};
 
