@@ -201,3 +201,90 @@ impl LargeCache {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const P: usize = PAGE;
+
+    fn fresh() -> LargeCache {
+        LargeCache { addr: [0; SLOTS], size: [0; SLOTS], len: 0, bytes: 0 }
+    }
+
+    /// The cache's invariant: disjoint, non-adjacent, page-aligned entries, bytes == sum, bounds.
+    fn check(c: &LargeCache) {
+        let mut sum = 0;
+        for i in 0..c.len {
+            assert_eq!(c.addr[i] % P, 0);
+            assert_eq!(c.size[i] % P, 0);
+            assert!(c.size[i] > 0 && c.size[i] <= CACHE_MAX_RANGE);
+            sum += c.size[i];
+            for j in 0..c.len {
+                if i != j {
+                    let (a, b) = ((c.addr[i], c.addr[i] + c.size[i]), (c.addr[j], c.addr[j] + c.size[j]));
+                    assert!(a.1 < b.0 || b.1 < a.0, "entries {a:?} and {b:?} overlap or touch");
+                }
+            }
+        }
+        assert_eq!(sum, c.bytes);
+        assert!(c.bytes <= CACHE_MAX_BYTES);
+    }
+
+    proptest! {
+        /// Random frees and allocations of page ranges (fake addresses: the cache never touches
+        /// them): every range handed out is free, nothing is lost or duplicated, and the
+        /// invariant holds after every step.
+        #[test]
+        fn cache_keeps_its_invariant_and_loses_nothing(ops in proptest::collection::vec((any::<bool>(), 1usize..2048), 1..300)) {
+            let mut c = fresh();
+            // a model of the address space: which pages are free-in-cache, out (owned by us), or unmapped
+            let mut owned: Vec<(usize, usize)> = Vec::new();
+            let mut next = 1usize << 40;
+            for (free_one, pages) in ops {
+                if free_one && !owned.is_empty() {
+                    let (a, l) = owned.swap_remove(pages % owned.len());
+                    let mut victims = [(0usize, 0usize); SLOTS + 1];
+                    let n = c.put(a, l, &mut victims);
+                    for &(va, vl) in &victims[..n] {
+                        prop_assert!(vl > 0 && va % P == 0);
+                    }
+                } else {
+                    let len = pages * P;
+                    let got = c.take(len, P);
+                    let a = if got.is_null() {
+                        let a = next;
+                        next += len + 64 * P; // leave gaps so fresh ranges are not adjacent
+                        a
+                    } else {
+                        got as usize
+                    };
+                    for &(oa, ol) in &owned {
+                        prop_assert!(a + len <= oa || oa + ol <= a, "range handed out twice");
+                    }
+                    for i in 0..c.len {
+                        prop_assert!(a + len <= c.addr[i] || c.addr[i] + c.size[i] <= a, "handed out a cached range");
+                    }
+                    owned.push((a, len));
+                }
+                check(&c);
+            }
+        }
+    }
+
+    #[test]
+    fn adjacent_ranges_merge_and_big_ones_are_not_cached() {
+        let mut c = fresh();
+        let mut v = [(0usize, 0usize); SLOTS + 1];
+        assert_eq!(c.put(10 * P, 2 * P, &mut v), 0);
+        assert_eq!(c.put(12 * P, 3 * P, &mut v), 0);
+        assert_eq!(c.put(8 * P, 2 * P, &mut v), 0);
+        assert_eq!((c.len, c.addr[0], c.size[0]), (1, 8 * P, 7 * P));
+        assert_eq!(c.take(7 * P, P) as usize, 8 * P);
+        assert_eq!(c.len, 0);
+        assert_eq!(c.put(1 << 40, CACHE_MAX_RANGE + P, &mut v), 1);
+        assert_eq!(v[0], (1 << 40, CACHE_MAX_RANGE + P));
+        check(&c);
+    }
+}
