@@ -29,8 +29,11 @@ pub struct Padded(pub Lock<CentralList>);
 
 /// The central lists, indexed by size class. A global because every thread refills from and
 /// flushes to the same lists; each lock protects its class's spans.
-pub static CENTRAL: [Padded; NUM_CLASSES] =
-    [const { Padded(Lock::new(CentralList { partial: ptr::null_mut() })) }; NUM_CLASSES];
+pub static CENTRAL: [Padded; NUM_CLASSES] = [const {
+    Padded(Lock::new(CentralList {
+        partial: ptr::null_mut(),
+    }))
+}; NUM_CLASSES];
 
 /// The central list of `class`.
 #[inline]
@@ -79,8 +82,13 @@ impl CentralList {
             unsafe {
                 let next = (*head).next;
                 let span = span_of(head.cast());
-                if (*span).state == SpanState::Free || (*span).class as usize != class || (*span).used == 0 {
-                    crate::os::fatal("free with a wrong layout, a double free, or a foreign pointer");
+                if (*span).state == SpanState::Free
+                    || (*span).class as usize != class
+                    || (*span).used == 0
+                {
+                    crate::os::fatal(
+                        "free with a wrong layout, a double free, or a foreign pointer",
+                    );
                 }
                 (*span).give(head);
                 if (*span).state == SpanState::Full {
@@ -140,7 +148,10 @@ impl CentralList {
         while !s.is_null() {
             // SAFETY: spans in the list are valid; we hold the lock (caller).
             unsafe {
-                if (*s).prev != prev || (*s).class as usize != class || (*s).state != SpanState::Partial {
+                if (*s).prev != prev
+                    || (*s).class as usize != class
+                    || (*s).state != SpanState::Partial
+                {
                     crate::os::fatal("central check: broken partial list");
                 }
                 (*s).check();

@@ -189,7 +189,13 @@ unsafe fn alloc_impl<const RECORD: bool>(layout: Layout) -> *mut u8 {
             if !b.is_null() {
                 if RECORD {
                     // SAFETY: as above.
-                    unsafe { (*tc).stats.record_alloc(class, layout.size(), size_class::size_of_unchecked(class)) };
+                    unsafe {
+                        (*tc).stats.record_alloc(
+                            class,
+                            layout.size(),
+                            size_class::size_of_unchecked(class),
+                        )
+                    };
                 }
                 return b.cast();
             }
@@ -208,7 +214,11 @@ unsafe fn alloc_impl<const RECORD: bool>(layout: Layout) -> *mut u8 {
 /// `class < NUM_CLASSES`; `tc` is `thread_cache::current()`.
 #[cold]
 #[inline(never)]
-unsafe fn alloc_small_slow<const RECORD: bool>(mut tc: *mut ThreadCache, class: SizeClass, requested: usize) -> *mut u8 {
+unsafe fn alloc_small_slow<const RECORD: bool>(
+    mut tc: *mut ThreadCache,
+    class: SizeClass,
+    requested: usize,
+) -> *mut u8 {
     if tc.is_null() {
         tc = thread_cache::init_current();
     }
@@ -267,7 +277,11 @@ unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
         if is_ready(tc) {
             if RECORD {
                 // SAFETY: a ready cache belongs to this thread.
-                unsafe { (*tc).stats.record_free(class, size_class::size_of_unchecked(class)) };
+                unsafe {
+                    (*tc)
+                        .stats
+                        .record_free(class, size_class::size_of_unchecked(class))
+                };
             }
             // SAFETY: as above; `p` is a dead block of `class` (caller: layout matches).
             if unsafe { (*tc).push(class, p.cast()) } {
@@ -290,7 +304,11 @@ unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
 /// `b` is a dead block of `class`; `tc` is `thread_cache::current()`, not ready.
 #[cold]
 #[inline(never)]
-unsafe fn free_small_slow<const RECORD: bool>(mut tc: *mut ThreadCache, class: SizeClass, b: *mut Block) {
+unsafe fn free_small_slow<const RECORD: bool>(
+    mut tc: *mut ThreadCache,
+    class: SizeClass,
+    b: *mut Block,
+) {
     if tc.is_null() {
         tc = thread_cache::init_current();
     }
@@ -319,7 +337,9 @@ unsafe fn free_small_slow<const RECORD: bool>(mut tc: *mut ThreadCache, class: S
 #[inline(never)]
 unsafe fn free_large<const RECORD: bool>(p: *mut u8, layout: Layout) {
     if RECORD {
-        with_stats(thread_cache::current(), |s| s.record_free(LARGE, large::range_len(layout.size())));
+        with_stats(thread_cache::current(), |s| {
+            s.record_free(LARGE, large::range_len(layout.size()))
+        });
     }
     // SAFETY: forwarded from the caller.
     unsafe { large::free(p, layout.size()) }

@@ -30,8 +30,12 @@ pub struct LargeCache {
 
 /// The cache of free large ranges. A global because a large block may be freed by any
 /// thread; its lock protects the entries.
-pub static LARGE_CACHE: Lock<LargeCache> =
-    Lock::new(LargeCache { addr: [0; SLOTS], size: [0; SLOTS], len: 0, bytes: 0 });
+pub static LARGE_CACHE: Lock<LargeCache> = Lock::new(LargeCache {
+    addr: [0; SLOTS],
+    size: [0; SLOTS],
+    len: 0,
+    bytes: 0,
+});
 
 fn heap() -> &'static HeapCounters {
     &crate::global::REGISTRY.heap
@@ -52,7 +56,11 @@ pub fn alloc(size: usize, align: usize) -> (*mut u8, bool) {
     if !cached.is_null() {
         return (cached, false);
     }
-    let p = if align <= PAGE { os::map(len) } else { os::map_aligned(len, align) };
+    let p = if align <= PAGE {
+        os::map(len)
+    } else {
+        os::map_aligned(len, align)
+    };
     if !p.is_null() {
         HeapCounters::add(&heap().os_mapped, len);
     }
@@ -79,7 +87,12 @@ pub unsafe fn free(p: *mut u8, size: usize) {
 ///
 /// # Safety
 /// `p` was returned by [`alloc`] for `old_size` with `align`, and `new_size` is large.
-pub unsafe fn realloc(p: *mut u8, old_size: usize, align: usize, new_size: usize) -> Option<*mut u8> {
+pub unsafe fn realloc(
+    p: *mut u8,
+    old_size: usize,
+    align: usize,
+    new_size: usize,
+) -> Option<*mut u8> {
     let (old, new) = (range_len(old_size), range_len(new_size));
     if old == new {
         return Some(p);
@@ -127,7 +140,7 @@ impl LargeCache {
         let mut best = usize::MAX;
         for i in 0..self.len {
             if self.size[i] >= len
-                && self.addr[i] % align == 0
+                && self.addr[i].is_multiple_of(align)
                 && (best == usize::MAX || self.size[i] < self.size[best])
             {
                 best = i;
@@ -155,7 +168,12 @@ impl LargeCache {
 
     /// Caches `[a, a + len)`, merging it with adjacent entries; what must go back to the OS is
     /// written to `victims` (the count is returned) for the caller to unmap outside the lock.
-    fn put(&mut self, mut a: usize, mut len: usize, victims: &mut [(usize, usize); SLOTS + 1]) -> usize {
+    fn put(
+        &mut self,
+        mut a: usize,
+        mut len: usize,
+        victims: &mut [(usize, usize); SLOTS + 1],
+    ) -> usize {
         if len > CACHE_MAX_RANGE {
             victims[0] = (a, len);
             return 1;
@@ -210,7 +228,12 @@ mod tests {
     const P: usize = PAGE;
 
     fn fresh() -> LargeCache {
-        LargeCache { addr: [0; SLOTS], size: [0; SLOTS], len: 0, bytes: 0 }
+        LargeCache {
+            addr: [0; SLOTS],
+            size: [0; SLOTS],
+            len: 0,
+            bytes: 0,
+        }
     }
 
     /// The cache's invariant: disjoint, non-adjacent, page-aligned entries, bytes == sum, bounds.
@@ -223,8 +246,14 @@ mod tests {
             sum += c.size[i];
             for j in 0..c.len {
                 if i != j {
-                    let (a, b) = ((c.addr[i], c.addr[i] + c.size[i]), (c.addr[j], c.addr[j] + c.size[j]));
-                    assert!(a.1 < b.0 || b.1 < a.0, "entries {a:?} and {b:?} overlap or touch");
+                    let (a, b) = (
+                        (c.addr[i], c.addr[i] + c.size[i]),
+                        (c.addr[j], c.addr[j] + c.size[j]),
+                    );
+                    assert!(
+                        a.1 < b.0 || b.1 < a.0,
+                        "entries {a:?} and {b:?} overlap or touch"
+                    );
                 }
             }
         }

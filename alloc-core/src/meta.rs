@@ -37,7 +37,12 @@ impl FixAlloc {
     pub const fn new(size: usize) -> Self {
         let size = (size + 63) & !63;
         assert!(size <= CHUNK);
-        FixAlloc { size, free: ptr::null_mut(), cur: ptr::null_mut(), end: ptr::null_mut() }
+        FixAlloc {
+            size,
+            free: ptr::null_mut(),
+            cur: ptr::null_mut(),
+            end: ptr::null_mut(),
+        }
     }
 
     /// A record of `size` bytes, 64-byte aligned, contents unspecified; null if the OS is out
@@ -79,4 +84,6 @@ impl FixAlloc {
 
 /// Records for thread caches. A global because thread caches outlive the threads that made
 /// them (they are recycled); its lock protects the free list and the current chunk.
-pub static THREAD_CACHES: Lock<FixAlloc> = Lock::new(FixAlloc::new(core::mem::size_of::<crate::thread_cache::ThreadCache>()));
+pub static THREAD_CACHES: Lock<FixAlloc> = Lock::new(FixAlloc::new(core::mem::size_of::<
+    crate::thread_cache::ThreadCache,
+>()));

@@ -151,7 +151,12 @@ pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) {
 pub fn futex_wake_one(word: &core::sync::atomic::AtomicU32) {
     // SAFETY: `word` is a valid, aligned u32; FUTEX_WAKE does not touch memory.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
     }
 }
 
@@ -190,7 +195,11 @@ impl ExitKey {
 }
 
 /// Registers fork handlers (`pthread_atfork`).
-pub fn at_fork(prepare: unsafe extern "C" fn(), parent: unsafe extern "C" fn(), child: unsafe extern "C" fn()) -> bool {
+pub fn at_fork(
+    prepare: unsafe extern "C" fn(),
+    parent: unsafe extern "C" fn(),
+    child: unsafe extern "C" fn(),
+) -> bool {
     // SAFETY: the three handlers are valid extern "C" fns that live for the whole program.
     unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) == 0 }
 }

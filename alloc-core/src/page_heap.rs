@@ -114,7 +114,7 @@ impl PageHeap {
             (self.newest as *mut u8).wrapping_add(ARENA_SIZE)
         };
         let mut base = os::map_hint(hint, ARENA_SIZE);
-        if !base.is_null() && (base as usize) % ARENA_SIZE != 0 {
+        if !base.is_null() && !(base as usize).is_multiple_of(ARENA_SIZE) {
             // SAFETY: we just mapped this range and nobody has seen it.
             unsafe { os::unmap(base, ARENA_SIZE) };
             base = ptr::null_mut();

@@ -207,7 +207,9 @@ impl Span {
         let mut b = self.free;
         while !b.is_null() {
             let off = b as usize - self.base as usize;
-            if off >= (self.bump * self.block_size) as usize || off % self.block_size as usize != 0 {
+            if off >= (self.bump * self.block_size) as usize
+                || !off.is_multiple_of(self.block_size as usize)
+            {
                 crate::os::fatal("span check: free block outside the carved part or misaligned");
             }
             n += 1;

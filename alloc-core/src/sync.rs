@@ -34,7 +34,10 @@ pub struct Guard<'a, T> {
 impl<T> Lock<T> {
     /// An unlocked lock around `value`.
     pub const fn new(value: T) -> Self {
-        Lock { state: AtomicU32::new(UNLOCKED), value: UnsafeCell::new(value) }
+        Lock {
+            state: AtomicU32::new(UNLOCKED),
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// Acquires the lock.

@@ -28,7 +28,7 @@ use crate::span::Block;
 
 /// The thread-local pointer value while a cache is being built or after it was torn down:
 /// allocations then use the shared (locked) path.
-pub const BUSY: *mut ThreadCache = 1 as *mut ThreadCache;
+pub const BUSY: *mut ThreadCache = ptr::without_provenance_mut(1);
 
 thread_local! {
     /// This thread's cache: null before the first allocation, [`BUSY`] during set-up and
@@ -215,11 +215,11 @@ pub fn init_current() -> *mut ThreadCache {
     }
     // SAFETY: `tc` is a fresh record of the right size and alignment, used by nobody else.
     unsafe {
-        for class in 0..NUM_CLASSES {
+        for (class, &batch) in BATCH.iter().enumerate() {
             ptr::addr_of_mut!((*tc).lists[class]).write(FreeList {
                 head: ptr::null_mut(),
                 len: 0,
-                max: BATCH[class],
+                max: batch,
             });
         }
         ptr::addr_of_mut!((*tc).stats).write(ThreadStats::new());

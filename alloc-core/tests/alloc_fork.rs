@@ -13,7 +13,11 @@ fn child_work() -> bool {
     let mut v: Vec<String> = (0..20_000).map(|i| format!("child-{i}")).collect();
     v.retain(|s| s.len() % 2 == 0);
     let big = vec![7u8; 3 << 20];
-    let t = std::thread::spawn(|| (0..1000).map(|i| vec![i as u8; i % 300 + 1].len()).sum::<usize>());
+    let t = std::thread::spawn(|| {
+        (0..1000)
+            .map(|i| vec![i as u8; i % 300 + 1].len())
+            .sum::<usize>()
+    });
     let sum = t.join().unwrap_or(0);
     !v.is_empty() && big[(3 << 20) - 1] == 7 && sum == (0..1000).map(|i| i % 300 + 1).sum::<usize>()
 }
@@ -27,7 +31,9 @@ fn child_of_a_multithreaded_parent_can_allocate() {
             std::thread::spawn(move || {
                 let mut n = 0usize;
                 while !stop.load(Ordering::Relaxed) {
-                    let v: Vec<Box<[u8]>> = (0..64).map(|i| vec![t as u8; (i * 37 + n) % 5000 + 1].into_boxed_slice()).collect();
+                    let v: Vec<Box<[u8]>> = (0..64)
+                        .map(|i| vec![t as u8; (i * 37 + n) % 5000 + 1].into_boxed_slice())
+                        .collect();
                     let big = vec![0u8; 100_000 + n % 50_000];
                     n = n.wrapping_add(v.len() + big.len());
                 }
@@ -61,7 +67,10 @@ fn child_of_a_multithreaded_parent_can_allocate() {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: child status {status:#x}");
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "round {round}: child status {status:#x}"
+        );
     }
     stop.store(true, Ordering::Relaxed);
     for w in workers {

@@ -30,7 +30,9 @@ thread_local! {
 /// destructors in key order).
 unsafe extern "C" fn late_dtor(arg: *mut libc::c_void) {
     let n = arg as usize;
-    let v: Vec<Box<[u8]>> = (0..n).map(|i| vec![i as u8; i % 2000 + 1].into_boxed_slice()).collect();
+    let v: Vec<Box<[u8]>> = (0..n)
+        .map(|i| vec![i as u8; i % 2000 + 1].into_boxed_slice())
+        .collect();
     let big = vec![1u8; 200_000];
     assert_eq!(v.len() + big.len(), n + 200_000);
     KEY_DTORS.fetch_add(1, Ordering::Relaxed);
@@ -41,14 +43,19 @@ fn allocations_during_thread_teardown_work() {
     let _warm = vec![0u8; 10]; // the allocator's exit key exists before ours
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: valid out-pointer and destructor.
-    assert_eq!(unsafe { libc::pthread_key_create(&mut key, Some(late_dtor)) }, 0);
+    assert_eq!(
+        unsafe { libc::pthread_key_create(&mut key, Some(late_dtor)) },
+        0
+    );
     const THREADS: usize = 200;
     for wave in 0..THREADS / 10 {
         let hs: Vec<_> = (0..10)
             .map(|k| {
                 std::thread::spawn(move || {
                     HEAVY.with(|h| {
-                        *h.borrow_mut() = Some(AllocatesOnDrop((0..200).map(|i| format!("{wave}-{k}-{i}")).collect()))
+                        *h.borrow_mut() = Some(AllocatesOnDrop(
+                            (0..200).map(|i| format!("{wave}-{k}-{i}")).collect(),
+                        ))
                     });
                     // SAFETY: any pointer-sized value may be stored; late_dtor reads it as a count.
                     unsafe { libc::pthread_setspecific(key, 500 as *mut libc::c_void) };

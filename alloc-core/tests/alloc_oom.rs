@@ -13,7 +13,13 @@ const CHILD_ENV: &str = "ALLOC_CORE_OOM_CHILD";
 
 fn vm_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm.split_whitespace().next().unwrap().parse::<u64>().unwrap() * 4096
+    statm
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 4096
 }
 
 fn child() {
@@ -21,15 +27,25 @@ fn child() {
     let warm: Vec<Vec<u8>> = (0..2000).map(|i| vec![1u8; i * 13 % 60_000 + 1]).collect();
     drop(warm);
     let limit = vm_bytes() + (256 << 20);
-    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    let rl = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
     // SAFETY: setrlimit with a valid struct.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rl) }, 0);
 
-    for &(size, align) in &[(1usize << 30, 8usize), (512 << 20, 4096), (300 << 20, 2 << 20)] {
+    for &(size, align) in &[
+        (1usize << 30, 8usize),
+        (512 << 20, 4096),
+        (300 << 20, 2 << 20),
+    ] {
         let layout = Layout::from_size_align(size, align).unwrap();
         // SAFETY: a valid non-zero layout.
         let p = unsafe { GLOBAL.alloc(layout) };
-        assert!(p.is_null(), "alloc of {size} B under a 256 MiB limit succeeded");
+        assert!(
+            p.is_null(),
+            "alloc of {size} B under a 256 MiB limit succeeded"
+        );
         // SAFETY: as above.
         let z = unsafe { GLOBAL.alloc_zeroed(layout) };
         assert!(z.is_null());
@@ -63,7 +79,12 @@ fn out_of_memory_returns_null_and_the_process_goes_on() {
         return;
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "out_of_memory_returns_null_and_the_process_goes_on", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "out_of_memory_returns_null_and_the_process_goes_on",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, "1")
         .output()
         .unwrap();

@@ -16,7 +16,10 @@ fn collections_strings_and_formatting_work() {
     }
     assert_eq!(map.len(), 1000);
     assert_eq!(map["key-7"].len(), 10);
-    assert_eq!(map["key-7"].iter().sum::<u64>(), (0..10u64).map(|k| 7 + 1000 * k).sum::<u64>());
+    assert_eq!(
+        map["key-7"].iter().sum::<u64>(),
+        (0..10u64).map(|k| 7 + 1000 * k).sum::<u64>()
+    );
 
     let mut bt = BTreeMap::new();
     for i in (0..50_000u32).rev() {
@@ -38,8 +41,13 @@ fn collections_strings_and_formatting_work() {
     }
     let s: String = (0..2000).map(|i| format!("{i:>5}|")).collect();
     assert_eq!(s.len(), 2000 * 6);
-    let boxed: Vec<Box<dyn Fn(u32) -> u32>> = (0..100u32).map(|k| Box::new(move |x| x + k) as Box<dyn Fn(u32) -> u32>).collect();
-    assert_eq!(boxed.iter().map(|f| f(1)).sum::<u32>(), 100 + (0..100).sum::<u32>());
+    let boxed: Vec<Box<dyn Fn(u32) -> u32>> = (0..100u32)
+        .map(|k| Box::new(move |x| x + k) as Box<dyn Fn(u32) -> u32>)
+        .collect();
+    assert_eq!(
+        boxed.iter().map(|f| f(1)).sum::<u32>(),
+        100 + (0..100).sum::<u32>()
+    );
 }
 
 #[test]
@@ -50,7 +58,8 @@ fn threads_and_channels_work() {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for i in 0..500 {
-                    tx.send((0..i % 17).map(|j| format!("{t}-{i}-{j}")).collect()).unwrap();
+                    tx.send((0..i % 17).map(|j| format!("{t}-{i}-{j}")).collect())
+                        .unwrap();
                 }
             })
         })
@@ -76,12 +85,19 @@ fn check_aligned(size: usize, align: usize) {
     unsafe {
         let p = GLOBAL.alloc(layout);
         assert!(!p.is_null(), "alloc({size}, {align}) failed");
-        assert_eq!(p as usize % align, 0, "alloc({size}, {align}) misaligned: {p:p}");
+        assert_eq!(
+            p as usize % align,
+            0,
+            "alloc({size}, {align}) misaligned: {p:p}"
+        );
         p.write_bytes(0xA5, size);
         assert_eq!(*p.add(size - 1), 0xA5);
         let z = GLOBAL.alloc_zeroed(layout);
         assert_eq!(z as usize % align, 0);
-        assert!(std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0), "alloc_zeroed({size}, {align}) not zero");
+        assert!(
+            std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0),
+            "alloc_zeroed({size}, {align}) not zero"
+        );
         GLOBAL.dealloc(z, layout);
         GLOBAL.dealloc(p, layout);
     }
@@ -90,7 +106,18 @@ fn check_aligned(size: usize, align: usize) {
 #[test]
 fn every_alignment_is_honoured() {
     for &align in &[1usize, 8, 16, 64, 4096, 65536, 2 << 20] {
-        for &size in &[1usize, 7, 24, 100, 4096, 5000, 65536, 70_000, 1 << 20, 3 << 20] {
+        for &size in &[
+            1usize,
+            7,
+            24,
+            100,
+            4096,
+            5000,
+            65536,
+            70_000,
+            1 << 20,
+            3 << 20,
+        ] {
             check_aligned(size, align);
         }
     }
@@ -107,7 +134,10 @@ fn alloc_zeroed_is_zero_even_for_reused_blocks() {
                 p.write_bytes(0xFF, size);
                 GLOBAL.dealloc(p, layout);
                 let z = GLOBAL.alloc_zeroed(layout);
-                assert!(std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0), "size {size}");
+                assert!(
+                    std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0),
+                    "size {size}"
+                );
                 GLOBAL.dealloc(z, layout);
             }
         }
@@ -133,7 +163,11 @@ fn realloc_keeps_contents_and_stays_in_place_within_a_class() {
             let next = GLOBAL.realloc(cur, Layout::from_size_align(cur_size, 8).unwrap(), new);
             assert!(!next.is_null());
             for i in 0..100.min(new) {
-                assert_eq!(*next.add(i), i as u8, "byte {i} lost growing {cur_size} -> {new}");
+                assert_eq!(
+                    *next.add(i),
+                    i as u8,
+                    "byte {i} lost growing {cur_size} -> {new}"
+                );
             }
             if new > cur_size {
                 next.add(cur_size).write_bytes(0x5A, new - cur_size);
@@ -149,18 +183,23 @@ fn realloc_keeps_contents_and_stays_in_place_within_a_class() {
 #[test]
 fn a_large_block_freed_goes_back_to_the_os() {
     let heap = &alloc_core::PoolAlloc::registry().heap;
-    let released = |h: &alloc_stats::HeapCounters| h.os_released.load(std::sync::atomic::Ordering::Relaxed);
+    let released =
+        |h: &alloc_stats::HeapCounters| h.os_released.load(std::sync::atomic::Ordering::Relaxed);
     let before = released(heap);
     let v = vec![1u8; 1 << 30];
     assert_eq!(v[(1 << 30) - 1], 1);
     drop(v);
-    assert!(released(heap) - before >= 1 << 30, "a freed 1 GiB block stayed mapped");
+    assert!(
+        released(heap) - before >= 1 << 30,
+        "a freed 1 GiB block stayed mapped"
+    );
 }
 
 #[test]
 fn a_1mib_loop_is_served_from_the_large_cache() {
     let heap = &alloc_core::PoolAlloc::registry().heap;
-    let mapped = |h: &alloc_stats::HeapCounters| h.os_mapped.load(std::sync::atomic::Ordering::Relaxed);
+    let mapped =
+        |h: &alloc_stats::HeapCounters| h.os_mapped.load(std::sync::atomic::Ordering::Relaxed);
     let layout = Layout::from_size_align(1 << 20, 8).unwrap();
     // SAFETY: freed with the same layout.
     unsafe {
@@ -174,14 +213,18 @@ fn a_1mib_loop_is_served_from_the_large_cache() {
             GLOBAL.dealloc(p, layout);
         }
         // Other tests run in parallel threads; allow them some mapping, but not 1000 MiB.
-        assert!(mapped(heap) - before < 256 << 20, "the 1 MiB loop mapped fresh memory each time");
+        assert!(
+            mapped(heap) - before < 256 << 20,
+            "the 1 MiB loop mapped fresh memory each time"
+        );
     }
 }
 
 #[test]
 fn trim_gives_cached_memory_back() {
     let heap = &alloc_core::PoolAlloc::registry().heap;
-    let released = |h: &alloc_stats::HeapCounters| h.os_released.load(std::sync::atomic::Ordering::Relaxed);
+    let released =
+        |h: &alloc_stats::HeapCounters| h.os_released.load(std::sync::atomic::Ordering::Relaxed);
     // 64 MiB of 8 KiB blocks fills ~128 spans; freeing them empties those spans
     let v: Vec<Box<[u8; 8192]>> = (0..8192).map(|_| Box::new([1u8; 8192])).collect();
     let big: Vec<Vec<u8>> = (0..4).map(|_| vec![2u8; 4 << 20]).collect();
@@ -189,7 +232,11 @@ fn trim_gives_cached_memory_back() {
     drop(big);
     let before = released(heap);
     GLOBAL.trim();
-    assert!(released(heap) - before >= 16 << 20, "trim released only {} bytes", released(heap) - before);
+    assert!(
+        released(heap) - before >= 16 << 20,
+        "trim released only {} bytes",
+        released(heap) - before
+    );
     let again: Vec<Box<[u8; 8192]>> = (0..1000).map(|_| Box::new([3u8; 8192])).collect();
     assert!(again.iter().all(|b| b[8191] == 3));
 }

@@ -62,23 +62,39 @@ fn check(b: &Blk, len: usize, addr_of_pattern: usize) {
     for i in offsets(len) {
         // SAFETY: i < len <= b.size, inside the live block.
         let got = unsafe { *((b.ptr + i) as *const u8) };
-        assert_eq!(got, pat(b.id, addr_of_pattern, i), "block {} ({} B at {:#x}) corrupt at byte {i}", b.id, b.size, b.ptr);
+        assert_eq!(
+            got,
+            pat(b.id, addr_of_pattern, i),
+            "block {} ({} B at {:#x}) corrupt at byte {i}",
+            b.id,
+            b.size,
+            b.ptr
+        );
     }
 }
 
 fn shadow_insert(ptr: usize, size: usize) {
     let mut s = SHADOW.lock().unwrap();
     if let Some((&start, &end)) = s.range(..=ptr).next_back() {
-        assert!(end <= ptr, "new block [{ptr:#x}, +{size}) overlaps live [{start:#x}, {end:#x})");
+        assert!(
+            end <= ptr,
+            "new block [{ptr:#x}, +{size}) overlaps live [{start:#x}, {end:#x})"
+        );
     }
     if let Some((&start, _)) = s.range(ptr..).next() {
-        assert!(ptr + size <= start, "new block [{ptr:#x}, +{size}) overlaps live block at {start:#x}");
+        assert!(
+            ptr + size <= start,
+            "new block [{ptr:#x}, +{size}) overlaps live block at {start:#x}"
+        );
     }
     s.insert(ptr, ptr + size);
 }
 
 fn shadow_remove(ptr: usize) {
-    assert!(SHADOW.lock().unwrap().remove(&ptr).is_some(), "freeing {ptr:#x}, which is not live");
+    assert!(
+        SHADOW.lock().unwrap().remove(&ptr).is_some(),
+        "freeing {ptr:#x}, which is not live"
+    );
 }
 
 fn random_layout(r: &mut Rng) -> Layout {
@@ -101,7 +117,12 @@ fn free_block(b: Blk) {
     check(&b, b.size, b.ptr);
     shadow_remove(b.ptr);
     // SAFETY: b is a live block of this layout, owned here.
-    unsafe { GLOBAL.dealloc(b.ptr as *mut u8, Layout::from_size_align(b.size, b.align).unwrap()) };
+    unsafe {
+        GLOBAL.dealloc(
+            b.ptr as *mut u8,
+            Layout::from_size_align(b.size, b.align).unwrap(),
+        )
+    };
 }
 
 fn worker(t: usize, to_next: mpsc::Sender<Blk>, from_prev: mpsc::Receiver<Blk>) -> (u64, u64) {
@@ -123,7 +144,12 @@ fn worker(t: usize, to_next: mpsc::Sender<Blk>, from_prev: mpsc::Receiver<Blk>) 
             assert_eq!(p as usize % layout.align(), 0);
             shadow_insert(p as usize, layout.size());
             next_id += 1;
-            let b = Blk { ptr: p as usize, size: layout.size(), align: layout.align(), id: next_id };
+            let b = Blk {
+                ptr: p as usize,
+                size: layout.size(),
+                align: layout.align(),
+                id: next_id,
+            };
             fill(&b, b.size);
             live.push(b);
             continue;
@@ -146,12 +172,22 @@ fn worker(t: usize, to_next: mpsc::Sender<Blk>, from_prev: mpsc::Receiver<Blk>) 
                 }
                 shadow_insert(q, new_size);
                 let kept = b.size.min(new_size);
-                let nb = Blk { ptr: q, size: new_size, align: b.align, id: b.id };
+                let nb = Blk {
+                    ptr: q,
+                    size: new_size,
+                    align: b.align,
+                    id: b.id,
+                };
                 // the preserved prefix still holds the pattern written at the old address
                 for k in offsets(b.size).filter(|&k| k < kept) {
                     // SAFETY: k < kept <= new_size, inside the live block.
                     let got = unsafe { *((q + k) as *const u8) };
-                    assert_eq!(got, pat(b.id, b.ptr, k), "realloc {} -> {new_size} lost byte {k}", b.size);
+                    assert_eq!(
+                        got,
+                        pat(b.id, b.ptr, k),
+                        "realloc {} -> {new_size} lost byte {k}",
+                        b.size
+                    );
                 }
                 fill(&nb, nb.size);
                 live.push(nb);
@@ -201,6 +237,9 @@ fn stress_mixed_sizes_alignments_and_remote_frees() {
     }
     assert!(SHADOW.lock().unwrap().is_empty(), "blocks left live");
     // the workload really exercised cross-thread frees and moving reallocs
-    assert!(remote > (THREADS * OPS_PER_THREAD / 40) as u64, "only {remote} remote frees");
+    assert!(
+        remote > (THREADS * OPS_PER_THREAD / 40) as u64,
+        "only {remote} remote frees"
+    );
     assert!(moved > 1000, "only {moved} moving reallocs");
 }

@@ -28,7 +28,9 @@ fn one_thread(seed: usize) -> usize {
 
 fn churn(threads: usize) {
     for wave in 0..threads / 8 {
-        let hs: Vec<_> = (0..8).map(|k| std::thread::spawn(move || one_thread(wave * 8 + k))).collect();
+        let hs: Vec<_> = (0..8)
+            .map(|k| std::thread::spawn(move || one_thread(wave * 8 + k)))
+            .collect();
         for h in hs {
             assert!(h.join().unwrap() > 0usize);
         }

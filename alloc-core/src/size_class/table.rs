@@ -7,6 +7,9 @@ use super::{MAX_SMALL, SPAN_SIZE};
 /// Number of size classes.
 pub const NUM_CLASSES: usize = count_classes();
 
+// Every class has a row in the counters.
+const _: () = assert!(NUM_CLASSES <= alloc_stats::MAX_CLASSES);
+
 /// Block size of each class, ascending.
 pub static CLASS_SIZE: [u32; NUM_CLASSES] = build_sizes();
 
@@ -24,7 +27,8 @@ pub static LIMIT: [u32; NUM_CLASSES] = build_limit();
 pub const SMALL_LOOKUP_MAX: usize = 1024;
 
 /// Class of each 8-byte step up to 1 KiB.
-pub static SMALL_LOOKUP: [u8; SMALL_LOOKUP_MAX / 8 + 1] = build_lookup::<{ SMALL_LOOKUP_MAX / 8 + 1 }>(8);
+pub static SMALL_LOOKUP: [u8; SMALL_LOOKUP_MAX / 8 + 1] =
+    build_lookup::<{ SMALL_LOOKUP_MAX / 8 + 1 }>(8);
 
 /// Class of each 128-byte step up to [`MAX_SMALL`], indexed by `(size + 127) >> 7`.
 pub static LARGE_LOOKUP: [u8; MAX_SMALL / 128 + 1] = build_lookup::<{ MAX_SMALL / 128 + 1 }>(128);
