@@ -45,7 +45,10 @@ fn pair(c: &mut Criterion) {
                 if p != 0 {
                     A.dealloc(p as *mut u8, Layout::from_size_align_unchecked(s, 8));
                 }
-                live[i] = (A.alloc(Layout::from_size_align_unchecked(size, 8)) as usize, size);
+                live[i] = (
+                    A.alloc(Layout::from_size_align_unchecked(size, 8)) as usize,
+                    size,
+                );
             }
         });
         for (p, s) in live {

@@ -20,7 +20,9 @@ pub use global::PoolAlloc;
 
 /// Figures of the allocator's configuration, for reports and the demo.
 pub mod config {
-    pub use crate::large::{CACHE_MAX_BYTES as LARGE_CACHE_MAX_BYTES, CACHE_MAX_RANGE as LARGE_CACHE_MAX_RANGE};
+    pub use crate::large::{
+        CACHE_MAX_BYTES as LARGE_CACHE_MAX_BYTES, CACHE_MAX_RANGE as LARGE_CACHE_MAX_RANGE,
+    };
     pub use crate::os::PAGE;
     pub use crate::page_heap::MAX_DIRTY_SPANS;
     pub use crate::size_class::{MAX_SMALL, NUM_CLASSES, SPAN_SIZE};
