@@ -1,0 +1,96 @@
+//! The only module that calls `libc`: anonymous mappings for `Counting`'s per-thread blocks,
+//! the thread-exit key, the `atexit` hook, `getenv` and raw writes to stderr. None of these
+//! allocate through the Rust global allocator.
+
+use core::ffi::{c_void, CStr};
+use core::ptr;
+
+/// Maps `len` bytes of zeroed, private, read-write memory, or returns null.
+pub(crate) fn map_zeroed(len: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping with no address hint has no preconditions; the
+    // result is checked against MAP_FAILED.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        ptr::null_mut()
+    } else {
+        p.cast()
+    }
+}
+
+/// Unmaps a region returned by [`map_zeroed`].
+///
+/// # Safety
+/// `p` and `len` are exactly those of one earlier `map_zeroed` call, and nothing uses the
+/// memory afterwards.
+pub(crate) unsafe fn unmap(p: *mut u8, len: usize) {
+    // SAFETY: the caller passes a whole live mapping that nothing references any more.
+    unsafe {
+        libc::munmap(p.cast(), len);
+    }
+}
+
+/// Writes all of `bytes` to stderr with raw `write(2)` calls (no buffering, no allocation).
+pub(crate) fn write_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: the pointer and length describe a live byte slice.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+/// Whether the environment variable `name` is set to exactly `1`, read with `getenv` so that
+/// nothing is allocated.
+pub(crate) fn env_is_one(name: &CStr) -> bool {
+    // SAFETY: `name` is NUL-terminated; getenv returns null or a NUL-terminated string that we
+    // only read before returning.
+    let v = unsafe { libc::getenv(name.as_ptr()) };
+    if v.is_null() {
+        return false;
+    }
+    // SAFETY: non-null results of getenv point at a NUL-terminated string.
+    unsafe { CStr::from_ptr(v) }.to_bytes() == b"1"
+}
+
+/// Registers `f` to run at normal process exit. Returns false if libc refused.
+pub(crate) fn at_exit(f: extern "C" fn()) -> bool {
+    // SAFETY: `f` is a plain `extern "C" fn()` that stays valid for the life of the process.
+    unsafe { libc::atexit(f) == 0 }
+}
+
+/// Creates a pthread key whose destructor `dtor` runs at the exit of every thread that set a
+/// non-null value. Returns `None` if libc refused.
+pub(crate) fn thread_key_create(
+    dtor: unsafe extern "C" fn(*mut c_void),
+) -> Option<libc::pthread_key_t> {
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: `key` is a valid out-pointer and `dtor` an `extern "C"` function valid forever.
+    let rc = unsafe { libc::pthread_key_create(&mut key, Some(dtor)) };
+    (rc == 0).then_some(key)
+}
+
+/// Sets the calling thread's value for `key` to a non-null marker, so that the key's
+/// destructor runs when the thread exits.
+pub(crate) fn thread_key_arm(key: libc::pthread_key_t) -> bool {
+    // SAFETY: `key` came from `thread_key_create`; the value is a marker never dereferenced.
+    unsafe { libc::pthread_setspecific(key, ptr::NonNull::<c_void>::dangling().as_ptr()) == 0 }
+}
+
+/// Yields the CPU to another thread (used by the spin lock; never allocates).
+pub(crate) fn yield_now() {
+    // SAFETY: sched_yield has no preconditions.
+    unsafe {
+        libc::sched_yield();
+    }
+}

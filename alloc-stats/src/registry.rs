@@ -1,0 +1,377 @@
+//! [`Registry`]: every live thread's [`ThreadStats`] of one allocator (an intrusive list under a
+//! spin lock), the totals of exited threads, the orphan counters, the published live-byte
+//! counter with its peak, and the allocator-wide [`HeapCounters`]. Everything here is a slow
+//! path: register, retire, snapshot, publish.
+//!
+//! Process-wide state also lives here: the default registry that `Region::new()` uses, and the
+//! `GLOBAL` lock that orders it against `Counting`'s drop and thread-exit hooks.
+
+use core::ptr;
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering::*};
+
+use crate::lock::SpinLock;
+use crate::snapshot::Snapshot;
+use crate::thread_stats::ThreadStats;
+use crate::{LARGE, MAX_CLASSES};
+
+/// Allocator-wide figures, updated on the allocator's slow paths (atomics).
+pub struct HeapCounters {
+    /// Virtual bytes reserved from the OS (cumulative).
+    pub os_reserved: AtomicU64,
+    /// Bytes committed/mapped from the OS (cumulative).
+    pub os_mapped: AtomicU64,
+    /// Bytes given back to the OS: munmap or madvise (cumulative).
+    pub os_released: AtomicU64,
+    /// Spans in use now.
+    pub spans_in_use: AtomicU64,
+}
+
+impl HeapCounters {
+    /// All zero.
+    pub const fn new() -> Self {
+        HeapCounters {
+            os_reserved: AtomicU64::new(0),
+            os_mapped: AtomicU64::new(0),
+            os_released: AtomicU64::new(0),
+            spans_in_use: AtomicU64::new(0),
+        }
+    }
+    /// `c += n` (relaxed; compiled out without the `counting` feature).
+    #[inline]
+    pub fn add(c: &AtomicU64, n: usize) {
+        if crate::COUNTING {
+            c.fetch_add(n as u64, Relaxed);
+        }
+    }
+    /// `c -= n` (relaxed; compiled out without the `counting` feature).
+    #[inline]
+    pub fn sub(c: &AtomicU64, n: usize) {
+        if crate::COUNTING {
+            c.fetch_sub(n as u64, Relaxed);
+        }
+    }
+}
+
+impl Default for HeapCounters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Orders default-registry changes, exit-report slots, `Counting`'s drop and its thread-exit
+/// hook. Lock order: `GLOBAL` before any registry lock.
+pub(crate) static GLOBAL: SpinLock = SpinLock::new();
+/// The registry `Region::new()` uses: the first one ever registered (null until then, and again
+/// after a dropped `Counting` that was it).
+pub(crate) static DEFAULT: AtomicPtr<Registry> = AtomicPtr::new(ptr::null_mut());
+/// Bumped (under `GLOBAL`) whenever `DEFAULT` stops pointing at a live registry.
+pub(crate) static DEFAULT_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// An address unique to the calling thread while it lives (its copy of a TLS byte).
+pub(crate) fn thread_id() -> usize {
+    thread_local! { static ID: u8 = const { 0 } }
+    ID.try_with(|b| b as *const u8 as usize)
+        .unwrap_or(usize::MAX)
+}
+
+/// All thread counters of one allocator, plus its heap figures.
+///
+/// Invariants: every `ThreadStats` on the list has `registry == self` and was linked by
+/// `register`; `threads_live` == list length; counts of retired blocks are in `retired`.
+/// The true live bytes equal `live + Σ unpublished()` over the list and the orphan.
+pub struct Registry {
+    /// Allocator-wide figures (the allocator updates them).
+    pub heap: HeapCounters,
+    class_sizes: &'static [u32],
+    current: fn() -> *const ThreadStats,
+    lock: SpinLock,
+    // All below: written under `lock` (except `live`/`peak`, plain atomics).
+    head: AtomicPtr<ThreadStats>,
+    threads_live: AtomicU64,
+    threads_exited: AtomicU64,
+    /// Published live bytes (may be transiently off by the threads' unpublished deltas).
+    live: AtomicI64,
+    /// Highest value `live` reached when a thread published a growth.
+    peak: AtomicU64,
+    retired: ThreadStats,
+    orphan: ThreadStats,
+}
+
+impl Registry {
+    /// A registry for an allocator whose class `i` has blocks of `class_sizes[i]` bytes (at most
+    /// `MAX_CLASSES` are used); `current()` returns the calling thread's registered
+    /// `ThreadStats`, or null (then thread snapshots find it by owner).
+    pub const fn new(class_sizes: &'static [u32], current: fn() -> *const ThreadStats) -> Self {
+        Registry {
+            heap: HeapCounters::new(),
+            class_sizes,
+            current,
+            lock: SpinLock::new(),
+            head: AtomicPtr::new(ptr::null_mut()),
+            threads_live: AtomicU64::new(0),
+            threads_exited: AtomicU64::new(0),
+            live: AtomicI64::new(0),
+            peak: AtomicU64::new(0),
+            retired: ThreadStats::new(),
+            orphan: ThreadStats::new(),
+        }
+    }
+
+    fn as_mut_ptr(&self) -> *mut Registry {
+        self as *const Registry as *mut Registry
+    }
+
+    /// Links `ts` (reset to zero first, owned by the calling thread) and makes this registry the
+    /// process default for [`crate::Region::new`] if none is yet.
+    ///
+    /// # Safety
+    /// `ts` is valid, not linked anywhere, stays valid until `retire(ts)`, and from now on is
+    /// recorded into only by the calling thread.
+    pub unsafe fn register(&'static self, ts: *mut ThreadStats) {
+        // SAFETY: forwarded contract; `self` is 'static so it outlives `ts`'s link.
+        unsafe { self.register_raw(ts) };
+        let _ = DEFAULT.compare_exchange(ptr::null_mut(), self.as_mut_ptr(), AcqRel, Relaxed);
+    }
+
+    /// `register` without touching the default.
+    ///
+    /// # Safety
+    /// As `register`, and `self` outlives the link (it unlinks everything before it dies).
+    pub(crate) unsafe fn register_raw(&self, ts: *mut ThreadStats) {
+        // SAFETY: the caller guarantees `ts` is valid and owned by this thread.
+        let t = unsafe { &*ts };
+        if !t.registry.load(Acquire).is_null() {
+            // Still linked somewhere (a contract breach): resetting would corrupt that list, and
+            // panicking here (inside an allocator) is worse. Ignore the second registration.
+            return;
+        }
+        t.reset();
+        t.owner.store(thread_id(), Relaxed);
+        self.lock.with(|| {
+            let head = self.head.load(Relaxed);
+            t.next.store(head, Relaxed);
+            if !head.is_null() {
+                // SAFETY: list members are valid while linked (register's contract).
+                unsafe { &*head }.prev.store(ts, Relaxed);
+            }
+            self.head.store(ts, Relaxed);
+            self.threads_live
+                .store(self.threads_live.load(Relaxed) + 1, Relaxed);
+            t.registry.store(self.as_mut_ptr(), Release);
+        });
+    }
+
+    /// Unlinks `ts` under the lock held by the caller.
+    fn unlink_locked(&self, t: &ThreadStats) {
+        let (p, n) = (t.prev.load(Relaxed), t.next.load(Relaxed));
+        if p.is_null() {
+            self.head.store(n, Relaxed);
+        } else {
+            // SAFETY: neighbours on the list are valid while linked.
+            unsafe { &*p }.next.store(n, Relaxed);
+        }
+        if !n.is_null() {
+            // SAFETY: as above.
+            unsafe { &*n }.prev.store(p, Relaxed);
+        }
+        self.threads_live
+            .store(self.threads_live.load(Relaxed).saturating_sub(1), Relaxed);
+    }
+
+    /// Folds `t` into the totals, unlinks and zeroes it, under the lock held by the caller.
+    fn retire_locked(&self, t: &ThreadStats) {
+        self.publish(t.take_unpublished());
+        self.retired.absorb(t);
+        self.unlink_locked(t);
+        self.threads_exited
+            .store(self.threads_exited.load(Relaxed) + 1, Relaxed);
+        t.reset();
+    }
+
+    /// Folds `ts`'s counts into the registry's totals and unlinks it; the caller may then reuse
+    /// the memory (a later `register` starts it from zero).
+    ///
+    /// # Safety
+    /// `ts` was registered here and is still linked, and its owner will not record into it again.
+    pub unsafe fn retire(&self, ts: *mut ThreadStats) {
+        // SAFETY: the caller guarantees `ts` is a live, linked block of this registry.
+        let t = unsafe { &*ts };
+        self.lock.with(|| {
+            // Retiring a block that is not linked here (twice, or folded by fork_child) is a
+            // no-op rather than a corrupted list.
+            if t.registry.load(Relaxed) == self.as_mut_ptr() {
+                self.retire_locked(t);
+            }
+        });
+    }
+
+    /// Runs `f` on the shared counters used when a thread has no `ThreadStats` (during its
+    /// set-up or after its exit hook ran). Takes the registry lock, so `f` must not allocate
+    /// through an allocator that records into this registry.
+    pub fn with_orphan<R>(&self, f: impl FnOnce(&ThreadStats) -> R) -> R {
+        self.lock.with(|| {
+            self.orphan.registry.store(self.as_mut_ptr(), Relaxed);
+            let r = f(&self.orphan);
+            // Rare and already locked: publish every time, so the orphan adds no peak error.
+            self.publish(self.orphan.take_unpublished());
+            r
+        })
+    }
+
+    /// Adds a thread's live-bytes delta to `live` and raises `peak` (publish slow path).
+    pub(crate) fn publish(&self, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        let now = self.live.fetch_add(delta, Relaxed).wrapping_add(delta);
+        if delta > 0 && now > 0 {
+            self.peak.fetch_max(now as u64, Relaxed);
+        }
+    }
+
+    fn add_counts(out: &mut Snapshot, t: &ThreadStats) {
+        out.bytes_requested += t.bytes_requested.load(Relaxed);
+        out.bytes_allocated += t.bytes_allocated.load(Relaxed);
+        out.bytes_freed += t.bytes_freed.load(Relaxed);
+        out.reallocs_in_place += t.reallocs_in_place.load(Relaxed);
+        out.reallocs_moved += t.reallocs_moved.load(Relaxed);
+        for (i, (o, r)) in out.classes.iter_mut().zip(t.classes.iter()).enumerate() {
+            o.allocs += t.allocs[i].load(Relaxed);
+            o.frees += t.frees[i].load(Relaxed);
+            o.reallocs_in += r.reallocs_in.load(Relaxed);
+            o.reallocs_out += r.reallocs_out.load(Relaxed);
+            o.misses += r.misses.load(Relaxed);
+            o.refills += r.refills.load(Relaxed);
+            o.refill_blocks += r.refill_blocks.load(Relaxed);
+            o.flushes += r.flushes.load(Relaxed);
+            o.flush_blocks += r.flush_blocks.load(Relaxed);
+        }
+    }
+
+    fn empty_snapshot(&self) -> Snapshot {
+        let mut s = Snapshot::ZERO;
+        s.class_count = self.class_sizes.len().min(MAX_CLASSES);
+        for (row, &size) in s
+            .classes
+            .iter_mut()
+            .zip(self.class_sizes.iter().take(MAX_CLASSES))
+        {
+            row.size = size as u64;
+        }
+        s.classes[LARGE].size = 0;
+        s
+    }
+
+    /// Sums every live thread, the exited threads' totals and the orphan counters.
+    ///
+    /// Counts of threads that are quiescent (joined, or between allocations with a
+    /// happens-before edge to the caller) are exact; counts of threads allocating right now are
+    /// each at most a few operations stale. Never allocates.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut s = self.empty_snapshot();
+        self.lock.with(|| {
+            let mut p = self.head.load(Relaxed);
+            while !p.is_null() {
+                // SAFETY: list members are valid while linked, and we hold the lock.
+                let t = unsafe { &*p };
+                Self::add_counts(&mut s, t);
+                p = t.next.load(Relaxed);
+            }
+            Self::add_counts(&mut s, &self.retired);
+            Self::add_counts(&mut s, &self.orphan);
+            s.threads_live = self.threads_live.load(Relaxed);
+            s.threads_exited = self.threads_exited.load(Relaxed);
+        });
+        s.derive();
+        // The exact live bytes seen here are a lower bound of the peak too: keep them.
+        s.peak_live_bytes = self.peak.fetch_max(s.live_bytes, Relaxed).max(s.live_bytes);
+        self.fill_heap(&mut s);
+        s
+    }
+
+    fn fill_heap(&self, s: &mut Snapshot) {
+        s.os_reserved_bytes = self.heap.os_reserved.load(Relaxed);
+        s.os_mapped_bytes = self.heap.os_mapped.load(Relaxed);
+        s.os_released_bytes = self.heap.os_released.load(Relaxed);
+        s.spans_in_use = self.heap.spans_in_use.load(Relaxed);
+    }
+
+    /// The calling thread's counters only: exact even while other threads allocate. Heap
+    /// figures and `peak_live_bytes` are 0 (they are not per-thread); `threads_live` is 1 if the
+    /// thread has counters here. Allocations recorded as orphan are not included.
+    pub fn thread_snapshot(&self) -> Snapshot {
+        let mut s = self.empty_snapshot();
+        let me = self.as_mut_ptr();
+        let cur = (self.current)();
+        // SAFETY: `current()` returns the calling thread's registered block or null; a block
+        // we own stays valid while we run.
+        if !cur.is_null() && unsafe { &*cur }.registry.load(Relaxed) == me {
+            // SAFETY: as above.
+            Self::add_counts(&mut s, unsafe { &*cur });
+            s.threads_live = 1;
+        } else {
+            let id = thread_id();
+            self.lock.with(|| {
+                let mut p = self.head.load(Relaxed);
+                while !p.is_null() {
+                    // SAFETY: list members are valid while linked, and we hold the lock.
+                    let t = unsafe { &*p };
+                    if t.owner.load(Relaxed) == id {
+                        Self::add_counts(&mut s, t);
+                        s.threads_live = 1;
+                        break;
+                    }
+                    p = t.next.load(Relaxed);
+                }
+            });
+        }
+        s.derive();
+        s
+    }
+
+    /// Unlinks every block without folding it (`Counting`'s drop): their owners see
+    /// `registry == null` and treat the memory as free. Caller holds `GLOBAL`.
+    pub(crate) fn detach_all(&self) {
+        self.lock.with(|| {
+            let mut p = self.head.load(Relaxed);
+            while !p.is_null() {
+                // SAFETY: list members are valid while linked, and we hold the lock.
+                let t = unsafe { &*p };
+                p = t.next.load(Relaxed);
+                t.registry.store(ptr::null_mut(), Release);
+            }
+            self.head.store(ptr::null_mut(), Relaxed);
+            self.threads_live.store(0, Relaxed);
+        });
+    }
+
+    /// `pthread_atfork` prepare: takes the process-wide `GLOBAL` lock (default registry, exit
+    /// report list) and this registry's lock, so no other thread holds them at fork.
+    pub fn fork_prepare(&self) {
+        GLOBAL.lock();
+        self.lock.lock();
+    }
+    /// `pthread_atfork` parent: releases the locks taken in `fork_prepare`.
+    pub fn fork_parent(&self) {
+        self.lock.unlock();
+        GLOBAL.unlock();
+    }
+    /// `pthread_atfork` child: only the forking thread exists now. Folds the other threads'
+    /// counters into the exited totals (their memory is a copy nobody will touch), then makes
+    /// the lock usable.
+    pub fn fork_child(&self) {
+        let id = thread_id();
+        let mut p = self.head.load(Relaxed);
+        while !p.is_null() {
+            // SAFETY: list members are valid (copied into the child) and the lock is held since
+            // fork_prepare.
+            let t = unsafe { &*p };
+            p = t.next.load(Relaxed);
+            if t.owner.load(Relaxed) != id {
+                self.retire_locked(t);
+            }
+        }
+        self.lock.force_unlock();
+        GLOBAL.force_unlock();
+    }
+}

@@ -1,0 +1,407 @@
+//! Per-thread counters. Each [`ThreadStats`] is written only by the thread that owns it, with a
+//! relaxed load and a relaxed store per counter (never an atomic read-modify-write), and read
+//! by any thread that takes a snapshot. See docs/stats.md for what each counter means.
+
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crate::registry::Registry;
+use crate::{COUNTING, LARGE, MAX_CLASSES};
+
+/// Rows of per-class counters a `ThreadStats` holds: one per class plus the `LARGE` row, or
+/// none at all when the `counting` feature is off (the struct then shrinks to a few words).
+pub(crate) const ROWS: usize = if COUNTING { MAX_CLASSES + 1 } else { 0 };
+
+/// An allocator without thread-cache batches (`record_alloc_uncached`, used by `Counting`)
+/// publishes a thread's live-bytes delta to the registry-wide live counter each time the
+/// thread has allocated or freed this many bytes since its last publish. The registry's
+/// peak is therefore exact to within `PUBLISH_THRESHOLD` × (threads that allocate at once).
+pub const PUBLISH_THRESHOLD: i64 = 64 * 1024;
+
+/// Owner-only increment: a relaxed load and a relaxed store, no `lock`-prefixed instruction.
+#[inline(always)]
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// One size class's slow-path counters within a `ThreadStats` (its fast-path `allocs` and
+/// `frees` live in dense arrays of their own).
+#[repr(C)]
+pub(crate) struct ClassCounters {
+    pub(crate) reallocs_in: AtomicU64,
+    pub(crate) reallocs_out: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) refills: AtomicU64,
+    pub(crate) refill_blocks: AtomicU64,
+    pub(crate) flushes: AtomicU64,
+    pub(crate) flush_blocks: AtomicU64,
+}
+
+impl ClassCounters {
+    const fn new() -> Self {
+        ClassCounters {
+            reallocs_in: AtomicU64::new(0),
+            reallocs_out: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            refills: AtomicU64::new(0),
+            refill_blocks: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            flush_blocks: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn fields(&self) -> [&AtomicU64; 7] {
+        [
+            &self.reallocs_in,
+            &self.reallocs_out,
+            &self.misses,
+            &self.refills,
+            &self.refill_blocks,
+            &self.flushes,
+            &self.flush_blocks,
+        ]
+    }
+}
+
+/// Per-thread counters: written only by the owning thread, read by snapshots.
+///
+/// Invariants (for one thread's own blocks, once all its frees are recorded here):
+/// `Σ allocs + Σ classes.reallocs_in − Σ frees − Σ classes.reallocs_out`
+/// = live blocks, and `bytes_allocated − bytes_freed` = live bytes. A thread that frees blocks
+/// another thread allocated has more frees than allocs; only the registry-wide sum is
+/// meaningful then.
+///
+/// `repr(C)` with the fields touched by every `record_*` call first: seven hot words in one
+/// cache line (the two marks and `published_net` only on `Counting`'s path and on publish),
+/// then the dense per-class `allocs` and `frees` arrays (8 bytes per class, so a workload's few
+/// classes share a line or two), then the slow-path fields.
+///
+/// Alloc and free touch disjoint words (alloc: `bytes_requested`, `bytes_allocated`,
+/// `allocs[c]`; free: `bytes_freed`, `frees[c]`), so a malloc/free pair has no chain of
+/// read-modify-writes through one memory word; the uncached publish test compares each running
+/// total against its own mark rather than keeping one shared live-bytes delta.
+#[repr(C)]
+pub struct ThreadStats {
+    // Hot: every record_alloc / record_free.
+    pub(crate) bytes_requested: AtomicU64,
+    pub(crate) bytes_allocated: AtomicU64,
+    pub(crate) bytes_freed: AtomicU64,
+    /// Publish when `bytes_allocated` passes this (`PUBLISH_THRESHOLD` past the last publish).
+    pub(crate) alloc_mark: AtomicU64,
+    /// Publish when `bytes_freed` passes this.
+    pub(crate) free_mark: AtomicU64,
+    /// `bytes_allocated − bytes_freed` as of the last publish: the share of `Registry::live`
+    /// this block has published. Invariant (uncached use): |(allocated − freed) −
+    /// published_net| ≤ PUBLISH_THRESHOLD, since each side moved less than that since the
+    /// publish; with a thread cache, within what the cache can hold (docs/stats.md).
+    pub(crate) published_net: AtomicI64,
+    /// The registry this block is linked into, null when unlinked (read by `Counting`'s fast
+    /// path and by publish, hence in the hot line).
+    pub(crate) registry: AtomicPtr<Registry>,
+    pub(crate) allocs: [AtomicU64; ROWS],
+    pub(crate) frees: [AtomicU64; ROWS],
+    // Warm: reallocs.
+    pub(crate) reallocs_in_place: AtomicU64,
+    pub(crate) reallocs_moved: AtomicU64,
+    // Cold: list links and owner (written under the registry lock).
+    pub(crate) next: AtomicPtr<ThreadStats>,
+    pub(crate) prev: AtomicPtr<ThreadStats>,
+    pub(crate) owner: AtomicUsize,
+    pub(crate) classes: [ClassCounters; ROWS],
+}
+
+// The hot scalars fit one cache line; the whole block stays small.
+const _: () = assert!(core::mem::offset_of!(ThreadStats, allocs) <= 64);
+const _: () = assert!(PUBLISH_THRESHOLD > 0);
+const _: () = assert!(core::mem::size_of::<ThreadStats>() <= 128 + ROWS * (16 + 56));
+
+impl ThreadStats {
+    /// All zero, unlinked.
+    pub const fn new() -> Self {
+        ThreadStats {
+            bytes_requested: AtomicU64::new(0),
+            bytes_allocated: AtomicU64::new(0),
+            bytes_freed: AtomicU64::new(0),
+            alloc_mark: AtomicU64::new(PUBLISH_THRESHOLD as u64),
+            free_mark: AtomicU64::new(PUBLISH_THRESHOLD as u64),
+            published_net: AtomicI64::new(0),
+            registry: AtomicPtr::new(core::ptr::null_mut()),
+            allocs: [const { AtomicU64::new(0) }; ROWS],
+            frees: [const { AtomicU64::new(0) }; ROWS],
+            reallocs_in_place: AtomicU64::new(0),
+            reallocs_moved: AtomicU64::new(0),
+            next: AtomicPtr::new(core::ptr::null_mut()),
+            prev: AtomicPtr::new(core::ptr::null_mut()),
+            owner: AtomicUsize::new(0),
+            classes: [const { ClassCounters::new() }; ROWS],
+        }
+    }
+
+    #[inline(always)]
+    fn row(&self, class: usize) -> &ClassCounters {
+        // `min` instead of a bounds check that could panic on the allocation path; ROWS is
+        // LARGE + 1 whenever this is reached (callers return early when counting is off).
+        &self.classes[class.min(LARGE)]
+    }
+
+    #[inline(always)]
+    fn idx(class: usize) -> usize {
+        class.min(LARGE)
+    }
+
+    /// One allocation of `requested` bytes served as `allocated` bytes in `class` (or `LARGE`),
+    /// by an allocator with a thread cache: live bytes are published at its batch events
+    /// (`record_refill`, `record_flush`), on every `LARGE` alloc and free, and at retire.
+    /// Allocators without batches use [`ThreadStats::record_alloc_uncached`].
+    ///
+    /// Cost (x86-64): three memory-destination adds and one fused compare-and-branch (the
+    /// `LARGE` test, decided at compile time where `class` is a constant): 4 instructions, no
+    /// `lock` prefix, no load of a value another thread writes.
+    #[inline(always)]
+    pub fn record_alloc(&self, class: usize, requested: usize, allocated: usize) {
+        if !COUNTING {
+            return;
+        }
+        bump(&self.allocs[Self::idx(class)], 1);
+        bump(&self.bytes_requested, requested as u64);
+        bump(&self.bytes_allocated, allocated as u64);
+        if class >= LARGE {
+            self.publish_slow();
+        }
+    }
+
+    /// One free of a block of `allocated` bytes in `class` (or `LARGE`); published like
+    /// `record_alloc`. Cost: two adds and the `LARGE` test.
+    #[inline(always)]
+    pub fn record_free(&self, class: usize, allocated: usize) {
+        if !COUNTING {
+            return;
+        }
+        bump(&self.frees[Self::idx(class)], 1);
+        bump(&self.bytes_freed, allocated as u64);
+        if class >= LARGE {
+            self.publish_slow();
+        }
+    }
+
+    /// `record_alloc` for an allocator without thread-cache batches (e.g. `Counting`): also
+    /// publishes once `bytes_allocated` has grown `PUBLISH_THRESHOLD` past the last publish
+    /// (so every alloc of at least that size publishes at once). Cost: `record_alloc` plus a
+    /// load and a compare with this block's own publish mark.
+    #[inline(always)]
+    pub fn record_alloc_uncached(&self, class: usize, requested: usize, allocated: usize) {
+        if !COUNTING {
+            return;
+        }
+        bump(&self.allocs[Self::idx(class)], 1);
+        bump(&self.bytes_requested, requested as u64);
+        let a = self
+            .bytes_allocated
+            .load(Relaxed)
+            .wrapping_add(allocated as u64);
+        self.bytes_allocated.store(a, Relaxed);
+        if a > self.alloc_mark.load(Relaxed) {
+            self.publish_slow();
+        }
+    }
+
+    /// `record_free` for an allocator without thread-cache batches: publishes once
+    /// `bytes_freed` has grown `PUBLISH_THRESHOLD` past the last publish.
+    #[inline(always)]
+    pub fn record_free_uncached(&self, class: usize, allocated: usize) {
+        if !COUNTING {
+            return;
+        }
+        bump(&self.frees[Self::idx(class)], 1);
+        let f = self
+            .bytes_freed
+            .load(Relaxed)
+            .wrapping_add(allocated as u64);
+        self.bytes_freed.store(f, Relaxed);
+        if f > self.free_mark.load(Relaxed) {
+            self.publish_slow();
+        }
+    }
+
+    /// A realloc: the block moved from (`old_class`, `old_allocated`) to (`new_class`,
+    /// `new_requested`, `new_allocated`); `in_place` when the address did not change.
+    ///
+    /// Counts as one realloc, not as a malloc plus a free. Bytes adjust by the difference:
+    /// growth adds to `bytes_allocated`, shrinking to `bytes_freed`, and `bytes_requested`
+    /// grows by `new_requested − old_allocated` when positive (so requested ≤ allocated
+    /// stays true). When the class changes, the block moves from `old_class`'s row
+    /// (`reallocs_out`) to `new_class`'s (`reallocs_in`).
+    #[inline]
+    pub fn record_realloc(
+        &self,
+        old_class: usize,
+        old_allocated: usize,
+        new_class: usize,
+        new_requested: usize,
+        new_allocated: usize,
+        in_place: bool,
+    ) {
+        if !COUNTING {
+            return;
+        }
+        bump(
+            if in_place {
+                &self.reallocs_in_place
+            } else {
+                &self.reallocs_moved
+            },
+            1,
+        );
+        if old_class != new_class {
+            bump(&self.row(old_class).reallocs_out, 1);
+            bump(&self.row(new_class).reallocs_in, 1);
+        }
+        bump(
+            &self.bytes_requested,
+            new_requested.saturating_sub(old_allocated) as u64,
+        );
+        if new_allocated >= old_allocated {
+            bump(
+                &self.bytes_allocated,
+                (new_allocated - old_allocated) as u64,
+            );
+        } else {
+            bump(&self.bytes_freed, (old_allocated - new_allocated) as u64);
+        }
+        if self.bytes_allocated.load(Relaxed) > self.alloc_mark.load(Relaxed)
+            || self.bytes_freed.load(Relaxed) > self.free_mark.load(Relaxed)
+        {
+            self.publish_slow();
+        }
+    }
+
+    /// The thread cache missed in `class` (called once per allocation not served from it).
+    #[inline]
+    pub fn record_miss(&self, class: usize) {
+        if COUNTING {
+            bump(&self.row(class).misses, 1);
+        }
+    }
+
+    /// A batch of `blocks` moved central -> thread cache. Also publishes this block's live
+    /// bytes (a batch event: see `record_alloc`).
+    #[inline]
+    pub fn record_refill(&self, class: usize, blocks: usize) {
+        if COUNTING {
+            let r = self.row(class);
+            bump(&r.refills, 1);
+            bump(&r.refill_blocks, blocks as u64);
+            self.publish_slow();
+        }
+    }
+
+    /// A batch of `blocks` moved thread cache -> central. Also publishes (a batch event).
+    #[inline]
+    pub fn record_flush(&self, class: usize, blocks: usize) {
+        if COUNTING {
+            let r = self.row(class);
+            bump(&r.flushes, 1);
+            bump(&r.flush_blocks, blocks as u64);
+            self.publish_slow();
+        }
+    }
+
+    /// Live bytes counted here and not yet in the registry's live counter.
+    pub(crate) fn unpublished(&self) -> i64 {
+        let net = self
+            .bytes_allocated
+            .load(Relaxed)
+            .wrapping_sub(self.bytes_freed.load(Relaxed));
+        (net as i64).wrapping_sub(self.published_net.load(Relaxed))
+    }
+
+    /// Marks everything counted so far as published and moves both marks
+    /// `PUBLISH_THRESHOLD` ahead. Returns the delta to add to the registry's live counter.
+    pub(crate) fn take_unpublished(&self) -> i64 {
+        let (a, f) = (
+            self.bytes_allocated.load(Relaxed),
+            self.bytes_freed.load(Relaxed),
+        );
+        let d = self.unpublished();
+        self.published_net.store(a.wrapping_sub(f) as i64, Relaxed);
+        self.alloc_mark
+            .store(a.saturating_add(PUBLISH_THRESHOLD as u64), Relaxed);
+        self.free_mark
+            .store(f.saturating_add(PUBLISH_THRESHOLD as u64), Relaxed);
+        d
+    }
+
+    /// Adds the unpublished live-bytes delta to the registry's live counter and raises its
+    /// peak. The only atomic read-modify-writes of the counting path live here.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn publish_slow(&self) {
+        let reg = self.registry.load(Relaxed);
+        let d = self.take_unpublished();
+        if reg.is_null() {
+            return; // Not linked: nothing to publish to (register() resets the block anyway).
+        }
+        // SAFETY: `registry` is non-null only while this block is linked into that registry,
+        // and a registry outlives every block linked into it (Counting's Drop unlinks them
+        // all before the registry goes away, and sets this field to null under its lock).
+        unsafe { &*reg }.publish(d);
+    }
+
+    /// Zeroes every counter and unlinks (used on register and retire).
+    pub(crate) fn reset(&self) {
+        for c in [
+            &self.bytes_requested,
+            &self.bytes_allocated,
+            &self.bytes_freed,
+            &self.reallocs_in_place,
+            &self.reallocs_moved,
+        ] {
+            c.store(0, Relaxed);
+        }
+        self.alloc_mark.store(PUBLISH_THRESHOLD as u64, Relaxed);
+        self.free_mark.store(PUBLISH_THRESHOLD as u64, Relaxed);
+        self.published_net.store(0, Relaxed);
+        self.registry.store(core::ptr::null_mut(), Relaxed);
+        self.next.store(core::ptr::null_mut(), Relaxed);
+        self.prev.store(core::ptr::null_mut(), Relaxed);
+        self.owner.store(0, Relaxed);
+        for c in self.allocs.iter().chain(self.frees.iter()) {
+            c.store(0, Relaxed);
+        }
+        for row in &self.classes {
+            for c in row.fields() {
+                c.store(0, Relaxed);
+            }
+        }
+    }
+
+    /// Adds `other`'s counters to `self` (registry totals; the caller holds the registry lock,
+    /// so `self` has a single writer).
+    pub(crate) fn absorb(&self, other: &ThreadStats) {
+        for (a, b) in [
+            (&self.bytes_requested, &other.bytes_requested),
+            (&self.bytes_allocated, &other.bytes_allocated),
+            (&self.bytes_freed, &other.bytes_freed),
+            (&self.reallocs_in_place, &other.reallocs_in_place),
+            (&self.reallocs_moved, &other.reallocs_moved),
+        ] {
+            bump(a, b.load(Relaxed));
+        }
+        for (a, b) in self.allocs.iter().zip(other.allocs.iter()) {
+            bump(a, b.load(Relaxed));
+        }
+        for (a, b) in self.frees.iter().zip(other.frees.iter()) {
+            bump(a, b.load(Relaxed));
+        }
+        for (ra, rb) in self.classes.iter().zip(other.classes.iter()) {
+            for (a, b) in ra.fields().into_iter().zip(rb.fields()) {
+                bump(a, b.load(Relaxed));
+            }
+        }
+    }
+}
+
+impl Default for ThreadStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
