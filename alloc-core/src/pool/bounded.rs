@@ -22,6 +22,8 @@ type ResetBox<T> = Box<dyn Fn(&mut T) + Send + Sync>;
 struct State<T> {
     idle: Vec<T>,
     live: usize,
+    /// Threads blocked in `freed.wait*` (so that returns skip the futex wake when none wait).
+    waiters: usize,
 }
 
 /// A pool of at most `capacity` objects, built lazily.
@@ -77,6 +79,7 @@ impl<T: Send + 'static> BoundedPool<T> {
             state: Mutex::new(State {
                 idle: Vec::with_capacity(capacity),
                 live: 0,
+                waiters: 0,
             }),
             freed: Condvar::new(),
             capacity,
@@ -147,20 +150,28 @@ impl<T: Send + 'static> BoundedPool<T> {
                 st.live += 1;
                 break None;
             }
-            st = match deadline {
-                None => self.freed.wait(st).unwrap_or_else(|e| e.into_inner()),
+            let left = match deadline {
+                None => None,
                 Some(None) => return None,
                 Some(Some(t)) => {
                     let left = t.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return None;
                     }
+                    Some(left)
+                }
+            };
+            st.waiters += 1;
+            st = match left {
+                None => self.freed.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(left) => {
                     self.freed
                         .wait_timeout(st, left)
                         .unwrap_or_else(|e| e.into_inner())
                         .0
                 }
             };
+            st.waiters -= 1;
         };
         drop(st);
         // We hold one place (`live` counts it) whatever happens below; `Place` frees it if
@@ -199,14 +210,27 @@ impl<T: Send + 'static> BoundedPool<T> {
         if let Some(reset) = &self.reset {
             reset(&mut obj);
         }
-        lock(&self.state).idle.push(obj);
-        self.freed.notify_one();
+        let mut st = lock(&self.state);
+        st.idle.push(obj);
+        let wake = st.waiters > 0;
+        drop(st);
+        // std's condvar makes a futex syscall on every notify, waiter or not: skip it when no
+        // thread waits (`waiters` is read under the lock that every waiter holds when it
+        // registers, so no wake-up is lost).
+        if wake {
+            self.freed.notify_one();
+        }
     }
 
     /// A place frees up (object detached, discarded, or its construction failed).
     fn release_place(&self) {
-        lock(&self.state).live -= 1;
-        self.freed.notify_one();
+        let mut st = lock(&self.state);
+        st.live -= 1;
+        let wake = st.waiters > 0;
+        drop(st);
+        if wake {
+            self.freed.notify_one();
+        }
     }
 
     /// The counters. `dropped_rejected` counts failed validations and discards.

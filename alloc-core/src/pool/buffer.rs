@@ -31,8 +31,9 @@ fn capacity_of(v: &Vec<u8>) -> usize {
 ///   grew serves a bigger class and one that shrank is never handed out as too small; a buffer
 ///   larger than the largest class, or smaller than the smallest, is dropped
 ///   (`dropped_rejected`): Go's "pooling 100 MB buffers" mistake cannot happen.
-/// - Retained bytes (sum of idle capacities) never exceed [`max_retained_bytes`]
-///   (default 32 MiB); a buffer that would exceed it is dropped (`dropped_cap`).
+/// - Retained bytes (sum of idle capacities, see [`retained_bytes`](BufferPool::retained_bytes))
+///   never exceed [`max_retained_bytes`] (default 32 MiB); a buffer that would exceed it is
+///   dropped (`dropped_cap`).
 ///
 /// [`max_retained_bytes`]: BufferPool::max_retained_bytes
 ///
@@ -72,7 +73,10 @@ impl BufferPool {
         let mut c: Vec<usize> = classes.iter().copied().filter(|&c| c > 0).collect();
         c.sort_unstable();
         c.dedup();
-        assert!(!c.is_empty(), "BufferPool needs at least one non-zero class");
+        assert!(
+            !c.is_empty(),
+            "BufferPool needs at least one non-zero class"
+        );
         let budget = Arc::new(ByteBudget::new(DEFAULT_MAX_RETAINED));
         let caches = c
             .iter()
@@ -103,7 +107,10 @@ impl BufferPool {
         &self.classes
     }
 
-    /// Bytes kept idle now (sum of the capacities of idle buffers); always `<=` the cap.
+    /// Bytes charged to the cap now; always `<=` it. That is the capacities of the idle
+    /// buffers, plus, for each thread and class whose private-slot buffer is handed out, that
+    /// buffer's capacity (the slot keeps its share while the buffer is out, so that giving the
+    /// same buffer back costs no atomic; the thread's [`trim`](BufferPool::trim) releases it).
     pub fn retained_bytes(&self) -> usize {
         self.budget.used.load(Relaxed)
     }
@@ -111,7 +118,12 @@ impl BufferPool {
     /// An empty buffer with capacity `>= min_capacity`.
     #[inline]
     pub fn get(&self, min_capacity: usize) -> PooledBuf<'_> {
-        let class = self.classes.partition_point(|&c| c < min_capacity);
+        // Branch-free count (classes are few): a binary search mispredicts on mixed sizes.
+        let class: usize = self
+            .classes
+            .iter()
+            .map(|&c| (c < min_capacity) as usize)
+            .sum();
         let buf = match self.caches.get(class) {
             Some(cache) => match cache.take() {
                 Some(buf) => buf,
@@ -139,11 +151,10 @@ impl BufferPool {
     fn put(&self, mut buf: Vec<u8>) {
         buf.clear();
         // The largest class <= capacity: every buffer filed under class c has capacity >= c.
-        let fits = self.classes.partition_point(|&c| c <= buf.capacity());
+        let cap = buf.capacity();
+        let fits: usize = self.classes.iter().map(|&c| (c <= cap) as usize).sum();
         match fits.checked_sub(1) {
-            Some(class) if buf.capacity() <= *self.classes.last().unwrap() => {
-                self.caches[class].put(buf)
-            }
+            Some(class) if cap <= *self.classes.last().unwrap() => self.caches[class].put(buf),
             // Too big (grew past the largest class, or an oversize request) or too small.
             _ => self.caches[0].record_rejected(),
         }

@@ -28,6 +28,9 @@
 //! assert_eq!(pool.stats().hits, 1);
 //! ```
 
+#[doc = include_str!("../../../docs/pools.md")]
+pub mod guide {}
+
 mod bounded;
 mod buffer;
 mod cache;

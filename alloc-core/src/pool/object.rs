@@ -28,7 +28,9 @@ type RetainBox<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
 /// - `Pool<T>` is `Send + Sync` when `T: Send`.
 ///
 /// Fast path (`get` + drop on one thread, slot hit): a thread-local lookup, an `Option` move and
-/// a relaxed epoch load each way, the reset call, no lock and no atomic read-modify-write.
+/// a relaxed epoch load each way, the reset call, no lock and no atomic read-modify-write:
+/// about 76 instructions and 8 ns for get + drop of a `Vec<u8>` (`benches/benches/pools.rs`,
+/// docs/pools.md "Speed").
 ///
 /// ```
 /// use alloc_core::pool::Pool;
@@ -243,11 +245,7 @@ impl<T: Send + 'static, R> PoolBuilder<T, R> {
         }
     }
 
-    fn finish(
-        self,
-        ctor: impl Fn() -> T + Send + Sync + 'static,
-        reset: ResetBox<T>,
-    ) -> Pool<T> {
+    fn finish(self, ctor: impl Fn() -> T + Send + Sync + 'static, reset: ResetBox<T>) -> Pool<T> {
         Pool {
             cache: Cache::new(self.cfg),
             ctor: Box::new(ctor),
