@@ -23,15 +23,8 @@ pub static BATCH: [u32; NUM_CLASSES] = build_batch();
 /// The most blocks a thread cache may hold for a class: about 64 KiB worth, at least one batch.
 pub static LIMIT: [u32; NUM_CLASSES] = build_limit();
 
-/// Requests up to this size use [`SMALL_LOOKUP`], indexed by `(size + 7) >> 3`.
-pub const SMALL_LOOKUP_MAX: usize = 1024;
-
-/// Class of each 8-byte step up to 1 KiB.
-pub static SMALL_LOOKUP: [u8; SMALL_LOOKUP_MAX / 8 + 1] =
-    build_lookup::<{ SMALL_LOOKUP_MAX / 8 + 1 }>(8);
-
-/// Class of each 128-byte step up to [`MAX_SMALL`], indexed by `(size + 127) >> 7`.
-pub static LARGE_LOOKUP: [u8; MAX_SMALL / 128 + 1] = build_lookup::<{ MAX_SMALL / 128 + 1 }>(128);
+/// Class of each 8-byte step of request size up to [`MAX_SMALL`], indexed by `(size + 7) >> 3`.
+pub static CLASS_LOOKUP: [u8; MAX_SMALL / 8 + 1] = build_lookup::<{ MAX_SMALL / 8 + 1 }>(8);
 
 /// Visits the class sizes in order; `f` gets (index, size).
 const fn class_size_at(n: usize) -> usize {
