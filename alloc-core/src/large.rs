@@ -82,8 +82,11 @@ pub unsafe fn free(p: *mut u8, size: usize) {
     }
 }
 
-/// Resizes a large block in place or by moving its pages (`mremap`); None if the caller must
-/// allocate, copy and free instead (alignment beyond a page, or the OS refused).
+/// Resizes a large block: in place when it shrinks (the tail goes to the cache) or when the
+/// cache holds the range right after it (growth takes the front of that range: the common
+/// case when the block itself was cut from a cached range, so a buffer that keeps doubling
+/// makes no syscall); else by moving its pages (`mremap`). None if the caller must allocate,
+/// copy and free instead (alignment beyond a page, or the OS refused).
 ///
 /// # Safety
 /// `p` was returned by [`alloc`] for `old_size` with `align`, and `new_size` is large.
@@ -97,6 +100,15 @@ pub unsafe fn realloc(
     if old == new {
         return Some(p);
     }
+    let tail = p as usize + old.min(new);
+    if new < old {
+        // SAFETY: the tail of the block is ours and, after the shrink, unused.
+        unsafe { free(tail as *mut u8, old - new) };
+        return Some(p);
+    }
+    if LARGE_CACHE.lock().take_at(tail, new - old) {
+        return Some(p);
+    }
     if align > PAGE {
         return None;
     }
@@ -105,11 +117,7 @@ pub unsafe fn realloc(
     if q.is_null() {
         return None;
     }
-    if new > old {
-        HeapCounters::add(&heap().os_mapped, new - old);
-    } else {
-        HeapCounters::add(&heap().os_released, old - new);
-    }
+    HeapCounters::add(&heap().os_mapped, new - old);
     Some(q)
 }
 
@@ -158,6 +166,23 @@ impl LargeCache {
         }
         self.bytes -= len;
         a as *mut u8
+    }
+
+    /// Takes `[a, a + len)` if it is the front of a cached range (in-place growth).
+    fn take_at(&mut self, a: usize, len: usize) -> bool {
+        for i in 0..self.len {
+            if self.addr[i] == a && self.size[i] >= len {
+                if self.size[i] == len {
+                    self.remove(i);
+                } else {
+                    self.addr[i] += len;
+                    self.size[i] -= len;
+                }
+                self.bytes -= len;
+                return true;
+            }
+        }
+        false
     }
 
     fn remove(&mut self, i: usize) {
@@ -266,13 +291,23 @@ mod tests {
         /// them): every range handed out is free, nothing is lost or duplicated, and the
         /// invariant holds after every step.
         #[test]
-        fn cache_keeps_its_invariant_and_loses_nothing(ops in proptest::collection::vec((any::<bool>(), 1usize..2048), 1..300)) {
+        fn cache_keeps_its_invariant_and_loses_nothing(ops in proptest::collection::vec((0u8..3, 1usize..2048), 1..300)) {
             let mut c = fresh();
             // a model of the address space: which pages are free-in-cache, out (owned by us), or unmapped
             let mut owned: Vec<(usize, usize)> = Vec::new();
             let mut next = 1usize << 40;
-            for (free_one, pages) in ops {
-                if free_one && !owned.is_empty() {
+            for (kind, pages) in ops {
+                if kind == 2 && !owned.is_empty() {
+                    // grow an owned range in place from the range right after it, if cached
+                    let k = pages % owned.len();
+                    let (a, l) = owned[k];
+                    if c.take_at(a + l, P) {
+                        for (j, &(oa, ol)) in owned.iter().enumerate() {
+                            prop_assert!(j == k || a + l + P <= oa || oa + ol <= a + l, "grew into an owned range");
+                        }
+                        owned[k] = (a, l + P);
+                    }
+                } else if kind == 0 && !owned.is_empty() {
                     let (a, l) = owned.swap_remove(pages % owned.len());
                     let mut victims = [(0usize, 0usize); SLOTS + 1];
                     let n = c.put(a, l, &mut victims);
