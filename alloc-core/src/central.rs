@@ -6,16 +6,25 @@
 use core::ptr;
 
 use crate::page_heap::PAGE_HEAP;
-use crate::size_class::{SizeClass, NUM_CLASSES};
+use crate::size_class::{SizeClass, BATCH, NUM_CLASSES};
 use crate::span::{span_of, Block, Span, SpanState};
 use crate::sync::Lock;
 
-/// The partial spans of one class.
+/// Full batches a central list keeps whole (tcmalloc's transfer cache): a flush of exactly one
+/// batch parks it here and a refill of one batch takes it back, both O(1), without touching
+/// the blocks' spans. Bounded: at most this many batches (≈ 128 KiB) per class.
+pub const TRANSFER_SLOTS: usize = 4;
+
+/// The partial spans of one class, and its transfer cache.
 ///
-/// Invariant: `partial` is a doubly linked list (through `Span::next`/`prev`) of exactly the
+/// Invariants: `partial` is a doubly linked list (through `Span::next`/`prev`) of exactly the
 /// spans of this class whose `state == Partial`; each has room (a free or uncarved block).
+/// `batches[..parked]` each link exactly `BATCH[class]` dead blocks of this class (null
+/// terminated); their spans count them as used.
 pub struct CentralList {
     partial: *mut Span,
+    batches: [*mut Block; TRANSFER_SLOTS],
+    parked: usize,
 }
 
 // SAFETY: the spans it links live for the whole process in arenas; the surrounding lock
@@ -28,12 +37,9 @@ unsafe impl Send for CentralList {}
 pub struct Padded(pub Lock<CentralList>);
 
 /// The central lists, indexed by size class. A global because every thread refills from and
-/// flushes to the same lists; each lock protects its class's spans.
-pub static CENTRAL: [Padded; NUM_CLASSES] = [const {
-    Padded(Lock::new(CentralList {
-        partial: ptr::null_mut(),
-    }))
-}; NUM_CLASSES];
+/// flushes to the same lists; each lock protects its class's spans and parked batches.
+pub static CENTRAL: [Padded; NUM_CLASSES] =
+    [const { Padded(Lock::new(CentralList::new())) }; NUM_CLASSES];
 
 /// The central list of `class`.
 #[inline]
@@ -42,9 +48,21 @@ pub fn central(class: SizeClass) -> &'static Lock<CentralList> {
 }
 
 impl CentralList {
+    const fn new() -> Self {
+        CentralList {
+            partial: ptr::null_mut(),
+            batches: [ptr::null_mut(); TRANSFER_SLOTS],
+            parked: 0,
+        }
+    }
+
     /// Takes up to `want` blocks of `class`, as a list. Returns (head, count); count is 0 only
     /// when the OS has no memory left.
     pub fn refill(&mut self, class: SizeClass, want: usize) -> (*mut Block, usize) {
+        if want == BATCH[class] as usize && self.parked > 0 {
+            self.parked -= 1;
+            return (self.batches[self.parked], want);
+        }
         let mut head: *mut Block = ptr::null_mut();
         let mut count = 0;
         while count < want {
@@ -75,7 +93,32 @@ impl CentralList {
     ///
     /// # Safety
     /// The list holds `count` dead blocks of `class` handed out by this allocator.
-    pub unsafe fn flush(&mut self, class: SizeClass, mut head: *mut Block, count: usize) {
+    pub unsafe fn flush(&mut self, class: SizeClass, head: *mut Block, count: usize) {
+        if count == BATCH[class] as usize && self.parked < TRANSFER_SLOTS {
+            self.batches[self.parked] = head;
+            self.parked += 1;
+            return;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.flush_to_spans(class, head, count) };
+    }
+
+    /// Gives every parked batch back to its spans (`PoolAlloc::trim`), so that empty spans
+    /// can return to the page heap.
+    pub fn drain(&mut self, class: SizeClass) {
+        while self.parked > 0 {
+            self.parked -= 1;
+            let head = self.batches[self.parked];
+            // SAFETY: a parked batch holds BATCH[class] dead blocks of `class`.
+            unsafe { self.flush_to_spans(class, head, BATCH[class] as usize) };
+        }
+    }
+
+    /// Returns `count` blocks linked from `head` to their spans, one by one.
+    ///
+    /// # Safety
+    /// As [`CentralList::flush`].
+    unsafe fn flush_to_spans(&mut self, class: SizeClass, mut head: *mut Block, count: usize) {
         for _ in 0..count {
             // SAFETY: `head` is one of the caller's dead blocks; its span is found from its
             // address, and we hold the lock of its class's list.
@@ -143,6 +186,23 @@ impl CentralList {
     /// Checks the list's and its spans' invariants; aborts if one is broken.
     #[cfg(feature = "debug-invariants")]
     pub fn check(&self, class: SizeClass) {
+        for &batch in &self.batches[..self.parked] {
+            let mut n = 0;
+            let mut b = batch;
+            while !b.is_null() {
+                // SAFETY: parked blocks are dead blocks of this class; we hold the lock.
+                unsafe {
+                    if (*span_of(b.cast())).class as usize != class {
+                        crate::os::fatal("central check: a parked block of another class");
+                    }
+                    b = (*b).next;
+                }
+                n += 1;
+            }
+            if n != BATCH[class] as usize {
+                crate::os::fatal("central check: a parked batch of the wrong length");
+            }
+        }
         let mut s = self.partial;
         let mut prev: *mut Span = ptr::null_mut();
         while !s.is_null() {

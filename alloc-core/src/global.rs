@@ -143,14 +143,17 @@ impl PoolAlloc {
     }
 
     /// Gives back to the OS what the heap holds but nobody uses, like glibc's `malloc_trim`:
-    /// flushes the calling thread's cache to the central lists, releases the pages of every
-    /// empty span, and unmaps every cached large range. Other threads' caches are untouched
+    /// flushes the calling thread's cache and every central transfer cache to the spans,
+    /// releases the pages of every empty span, and unmaps every cached large range. Other threads' caches are untouched
     /// (each is bounded; see docs/architecture.md). Never needed for correctness.
     pub fn trim(&self) {
         let tc = thread_cache::current();
         if is_ready(tc) {
             // SAFETY: the calling thread owns its ready cache.
             unsafe { (*tc).flush_all() };
+        }
+        for (class, c) in CENTRAL.iter().enumerate() {
+            c.0.lock().drain(class);
         }
         PAGE_HEAP.lock().release_all();
         large::release_all();
@@ -257,11 +260,23 @@ fn alloc_large<const RECORD: bool>(layout: Layout, zero: bool) -> *mut u8 {
         unsafe { ptr::write_bytes(p, 0, layout.size()) };
     }
     if RECORD {
-        with_stats(thread_cache::current(), |s| {
+        with_stats(cache_for_stats(), |s| {
             s.record_alloc(LARGE, layout.size(), large::range_len(layout.size()))
         });
     }
     p
+}
+
+/// The calling thread's cache, built if the thread has none yet: a thread that makes only
+/// large allocations still gets its own counters instead of the shared, locked ones.
+#[inline]
+fn cache_for_stats() -> *mut ThreadCache {
+    let tc = thread_cache::current();
+    if tc.is_null() {
+        thread_cache::init_current()
+    } else {
+        tc
+    }
 }
 
 /// Frees; counts it when `RECORD`.

@@ -15,6 +15,8 @@ pub const CACHE_MAX_BYTES: usize = 32 * 1024 * 1024;
 /// Ranges longer than this are never cached.
 pub const CACHE_MAX_RANGE: usize = 16 * 1024 * 1024;
 const SLOTS: usize = 32;
+/// Most ranges one `put` evicts; past that, the freed range itself goes back to the OS.
+const MAX_EVICT: usize = 3;
 
 /// Free page ranges, unordered.
 ///
@@ -73,7 +75,7 @@ pub fn alloc(size: usize, align: usize) -> (*mut u8, bool) {
 /// `p` was returned by [`alloc`] (or [`realloc`]) for `size` and is no longer used.
 pub unsafe fn free(p: *mut u8, size: usize) {
     let len = range_len(size);
-    let mut victims = [(0usize, 0usize); SLOTS + 1];
+    let mut victims = [(0usize, 0usize); MAX_EVICT + 1];
     let n = LARGE_CACHE.lock().put(p as usize, len, &mut victims);
     for &(a, l) in &victims[..n] {
         // SAFETY: the cache handed these ranges out of its ownership; nothing uses them.
@@ -197,7 +199,7 @@ impl LargeCache {
         &mut self,
         mut a: usize,
         mut len: usize,
-        victims: &mut [(usize, usize); SLOTS + 1],
+        victims: &mut [(usize, usize); MAX_EVICT + 1],
     ) -> usize {
         if len > CACHE_MAX_RANGE {
             victims[0] = (a, len);
@@ -228,7 +230,7 @@ impl LargeCache {
                     big = j;
                 }
             }
-            if self.len == 0 || self.size[big] < len && self.len < SLOTS {
+            if self.len == 0 || n == MAX_EVICT || self.size[big] < len && self.len < SLOTS {
                 victims[n] = (a, len);
                 return n + 1;
             }
@@ -309,7 +311,7 @@ mod tests {
                     }
                 } else if kind == 0 && !owned.is_empty() {
                     let (a, l) = owned.swap_remove(pages % owned.len());
-                    let mut victims = [(0usize, 0usize); SLOTS + 1];
+                    let mut victims = [(0usize, 0usize); MAX_EVICT + 1];
                     let n = c.put(a, l, &mut victims);
                     for &(va, vl) in &victims[..n] {
                         prop_assert!(vl > 0 && va % P == 0);
@@ -340,7 +342,7 @@ mod tests {
     #[test]
     fn adjacent_ranges_merge_and_big_ones_are_not_cached() {
         let mut c = fresh();
-        let mut v = [(0usize, 0usize); SLOTS + 1];
+        let mut v = [(0usize, 0usize); MAX_EVICT + 1];
         assert_eq!(c.put(10 * P, 2 * P, &mut v), 0);
         assert_eq!(c.put(12 * P, 3 * P, &mut v), 0);
         assert_eq!(c.put(8 * P, 2 * P, &mut v), 0);

@@ -8,6 +8,14 @@ use std::sync::mpsc;
 #[global_allocator]
 static GLOBAL: alloc_core::PoolAlloc = alloc_core::PoolAlloc::new();
 
+/// Serialises the tests that read the heap-wide OS figures or move them a lot (the test
+/// harness runs tests on parallel threads).
+static HEAP_FIGURES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heap_figures() -> std::sync::MutexGuard<'static, ()> {
+    HEAP_FIGURES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn collections_strings_and_formatting_work() {
     let mut map: HashMap<String, Vec<u64>> = HashMap::new();
@@ -146,6 +154,7 @@ fn alloc_zeroed_is_zero_even_for_reused_blocks() {
 
 #[test]
 fn realloc_keeps_contents_and_stays_in_place_within_a_class() {
+    let _serial = heap_figures();
     let layout = Layout::from_size_align(100, 8).unwrap();
     // SAFETY: every pointer is used with the layout it currently has.
     unsafe {
@@ -182,6 +191,7 @@ fn realloc_keeps_contents_and_stays_in_place_within_a_class() {
 
 #[test]
 fn a_large_block_freed_goes_back_to_the_os() {
+    let _serial = heap_figures();
     let heap = &alloc_core::PoolAlloc::registry().heap;
     let released =
         |h: &alloc_stats::HeapCounters| h.os_released.load(std::sync::atomic::Ordering::Relaxed);
@@ -197,6 +207,7 @@ fn a_large_block_freed_goes_back_to_the_os() {
 
 #[test]
 fn a_1mib_loop_is_served_from_the_large_cache() {
+    let _serial = heap_figures();
     let heap = &alloc_core::PoolAlloc::registry().heap;
     let mapped =
         |h: &alloc_stats::HeapCounters| h.os_mapped.load(std::sync::atomic::Ordering::Relaxed);
@@ -222,6 +233,7 @@ fn a_1mib_loop_is_served_from_the_large_cache() {
 
 #[test]
 fn trim_gives_cached_memory_back() {
+    let _serial = heap_figures();
     let heap = &alloc_core::PoolAlloc::registry().heap;
     let released =
         |h: &alloc_stats::HeapCounters| h.os_released.load(std::sync::atomic::Ordering::Relaxed);
