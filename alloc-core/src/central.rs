@@ -12,7 +12,8 @@ use crate::sync::Lock;
 
 /// Full batches a central list keeps whole (tcmalloc's transfer cache): a flush of exactly one
 /// batch parks it here and a refill of one batch takes it back, both O(1), without touching
-/// the blocks' spans. Bounded: at most this many batches (≈ 128 KiB) per class.
+/// the blocks' spans. Bounded: at most this many batches per class (≈ 128 KiB up to 16 KiB
+/// blocks, at most 512 KiB for the largest class).
 pub const TRANSFER_SLOTS: usize = 4;
 
 /// The partial spans of one class, and its transfer cache.

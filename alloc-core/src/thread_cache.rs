@@ -172,12 +172,18 @@ impl ThreadCache {
         self.stats.record_flush(class, n as usize);
     }
 
-    /// Flushes every list (thread exit).
+    /// Flushes every list (thread exit, `trim`): whole batches first, which the central
+    /// list's transfer cache takes in O(1) for the next thread to refill from, then the rest.
     ///
     /// # Safety
     /// Called by the owning thread, or after it stopped using the cache.
     pub unsafe fn flush_all(&mut self) {
         for class in 0..NUM_CLASSES {
+            let batch = BATCH[class];
+            while self.lists[class].len >= batch {
+                // SAFETY: we own all lists; batch <= len.
+                unsafe { self.flush_n(class, batch) };
+            }
             let n = self.lists[class].len;
             // SAFETY: we own all lists; n == len.
             unsafe { self.flush_n(class, n) };
