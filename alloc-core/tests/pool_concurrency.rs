@@ -106,16 +106,19 @@ fn ring_pool_many_threads() {
             s.spawn(move || {
                 for i in 0..ITERS {
                     let n = i % 3 + 1;
-                    let mut held: Vec<_> = (0..n).map(|_| pool.get()).collect();
+                    // Counted as held from before the gets until after the guards dropped,
+                    // so an object is always in the ring or counted here.
                     let h = held_now.fetch_add(n, SeqCst) + n;
                     max_held.fetch_max(h, SeqCst);
+                    let mut held: Vec<_> = (0..n).map(|_| pool.get()).collect();
                     for t in held.iter_mut() {
                         use_once(t, (th * ITERS + i) as u64);
                     }
-                    held_now.fetch_sub(n, SeqCst);
                     if i % 97 == 0 {
                         RingGuard::discard(held.pop().unwrap());
                     }
+                    drop(held);
+                    held_now.fetch_sub(n, SeqCst);
                 }
             });
         }

@@ -32,7 +32,9 @@ impl Ledger {
             id < self.drops_by_id.len(),
             "more constructions than the test allows"
         );
-        let live = id + 1 - self.dropped.load(SeqCst);
+        // Racy by design (other threads build and drop meanwhile), so it may undercount, never
+        // overcount; saturating, since a concurrent drop of a newer object can be seen first.
+        let live = (id + 1).saturating_sub(self.dropped.load(SeqCst));
         self.max_live.fetch_max(live, SeqCst);
         Tracked {
             id,
