@@ -178,8 +178,7 @@ impl ThreadCache {
     /// # Safety
     /// Called by the owning thread, or after it stopped using the cache.
     pub unsafe fn flush_all(&mut self) {
-        for class in 0..NUM_CLASSES {
-            let batch = BATCH[class];
+        for (class, &batch) in BATCH.iter().enumerate() {
             while self.lists[class].len >= batch {
                 // SAFETY: we own all lists; batch <= len.
                 unsafe { self.flush_n(class, batch) };
