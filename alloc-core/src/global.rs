@@ -256,7 +256,7 @@ fn alloc_large<const RECORD: bool>(layout: Layout, zero: bool) -> *mut u8 {
         return p;
     }
     if zero && !fresh {
-        // SAFETY: `p` is a fresh block of at least layout.size() bytes.
+        // SAFETY: `p` is a block of at least layout.size() bytes that nobody else uses yet.
         unsafe { ptr::write_bytes(p, 0, layout.size()) };
     }
     if RECORD {
