@@ -195,11 +195,27 @@ pub fn table(m: &Merged) -> String {
          above the level at the start of the measured window. minflt: minor page faults of the whole \
          process during the window (getrusage). Steady state: each variant warms up first. \
          a/r = allocations per request on the server thread: inside the handler, and the rest \
-         (hyper, tokio, body).\n{}\nTotal run time: {:.1} s.\n",
+         (hyper, tokio, body).\n{}\n{}\nTotal run time: {:.1} s.\n",
         m.notes.join("; "),
+        pool_alloc_config(),
         m.seconds
     );
     s
+}
+
+/// One line on how `PoolAlloc` is configured (docs/architecture.md explains each figure).
+pub fn pool_alloc_config() -> String {
+    use alloc_core::config as c;
+    format!(
+        "pool-alloc: {} size classes up to {} KiB in {} KiB spans of {} MiB arenas; \
+         large blocks above that, {} MiB cache; {} empty spans kept before pages go back to the OS",
+        c::NUM_CLASSES,
+        c::MAX_SMALL / 1024,
+        c::SPAN_SIZE / 1024,
+        c::ARENA_SIZE >> 20,
+        c::LARGE_CACHE_MAX_BYTES >> 20,
+        c::MAX_DIRTY_SPANS
+    )
 }
 
 /// Bar colours: no pool (warm grey-red) and pool (green).
