@@ -77,11 +77,8 @@ pub unsafe fn free(p: *mut u8, size: usize) {
     let len = range_len(size);
     let mut victims = [(0usize, 0usize); MAX_EVICT + 1];
     let n = LARGE_CACHE.lock().put(p as usize, len, &mut victims);
-    for &(a, l) in &victims[..n] {
-        // SAFETY: the cache handed these ranges out of its ownership; nothing uses them.
-        unsafe { os::unmap(a as *mut u8, l) };
-        HeapCounters::add(&heap().os_released, l);
-    }
+    // SAFETY: the cache handed these ranges out of its ownership; nothing uses them.
+    unsafe { give_back(&victims[..n]) };
 }
 
 /// Resizes a large block: in place when it shrinks (the tail goes to the cache) or when the
@@ -123,6 +120,18 @@ pub unsafe fn realloc(
     Some(q)
 }
 
+/// Unmaps `(address, length)` ranges and counts them as returned to the OS.
+///
+/// # Safety
+/// Each range is page-aligned, mapped by us, out of the cache and unused.
+unsafe fn give_back(ranges: &[(usize, usize)]) {
+    for &(a, l) in ranges {
+        // SAFETY: the caller guarantees the range is ours and dead.
+        unsafe { os::unmap(a as *mut u8, l) };
+        HeapCounters::add(&heap().os_released, l);
+    }
+}
+
 /// Unmaps every cached range (`PoolAlloc::trim`).
 pub fn release_all() {
     let mut victims = [(0usize, 0usize); SLOTS + 1];
@@ -136,11 +145,8 @@ pub fn release_all() {
         c.bytes = 0;
         n
     };
-    for &(a, l) in &victims[..n] {
-        // SAFETY: the ranges left the cache above; nothing uses them.
-        unsafe { os::unmap(a as *mut u8, l) };
-        HeapCounters::add(&heap().os_released, l);
-    }
+    // SAFETY: the ranges left the cache above; nothing uses them.
+    unsafe { give_back(&victims[..n]) };
 }
 
 impl LargeCache {
