@@ -2,9 +2,16 @@
 //! partial spans (Go's `mcentral`; docs/architecture.md, step 3). Thread caches `refill` a
 //! batch of blocks from here and `flush` a batch back; blocks freed by another thread than the
 //! one that allocated them simply come back through that thread's flush.
+//!
+//! Decay: each list stamps its last refill or flush and each span its last give-back; the
+//! scavenger calls [`CentralList::decay`], which hands an idle transfer cache back to its
+//! spans and purges the free pages of spans that have been quiet for the decay delay.
 
 use core::ptr;
 
+use alloc_stats::HeapCounters;
+
+use crate::decay;
 use crate::page_heap::PAGE_HEAP;
 use crate::size_class::{SizeClass, BATCH, NUM_CLASSES};
 use crate::span::{span_of, Block, Span, SpanState};
@@ -26,6 +33,16 @@ pub struct CentralList {
     partial: *mut Span,
     batches: [*mut Block; TRANSFER_SLOTS],
     parked: usize,
+    /// When (decay clock) a thread last refilled from or flushed to this list.
+    last_active: u32,
+}
+
+/// Most spans one [`CentralList::decay`] call purges, so that the scavenger holds a class's
+/// lock for a bounded time (about a millisecond at worst); the rest waits for its next pass.
+const PURGE_PER_PASS: usize = 16;
+
+fn heap() -> &'static HeapCounters {
+    &crate::global::REGISTRY.heap
 }
 
 // SAFETY: the spans it links live for the whole process in arenas; the surrounding lock
@@ -54,12 +71,14 @@ impl CentralList {
             partial: ptr::null_mut(),
             batches: [ptr::null_mut(); TRANSFER_SLOTS],
             parked: 0,
+            last_active: 0,
         }
     }
 
     /// Takes up to `want` blocks of `class`, as a list. Returns (head, count); count is 0 only
     /// when the OS has no memory left.
     pub fn refill(&mut self, class: SizeClass, want: usize) -> (*mut Block, usize) {
+        self.last_active = decay::now();
         if want == BATCH[class] as usize && self.parked > 0 {
             self.parked -= 1;
             return (self.batches[self.parked], want);
@@ -78,7 +97,10 @@ impl CentralList {
             }
             // SAFETY: `span` is in our partial list and we hold the list's lock.
             unsafe {
-                (*span).take(want, &mut head, &mut count);
+                let woken = (*span).take(want, &mut head, &mut count);
+                if woken > 0 {
+                    HeapCounters::add(&heap().os_mapped, woken);
+                }
                 if !(*span).has_room() {
                     self.unlink(span);
                     (*span).state = SpanState::Full;
@@ -95,31 +117,95 @@ impl CentralList {
     /// # Safety
     /// The list holds `count` dead blocks of `class` handed out by this allocator.
     pub unsafe fn flush(&mut self, class: SizeClass, head: *mut Block, count: usize) {
+        self.last_active = decay::now();
         if count == BATCH[class] as usize && self.parked < TRANSFER_SLOTS {
             self.batches[self.parked] = head;
             self.parked += 1;
             return;
         }
         // SAFETY: forwarded from the caller.
-        unsafe { self.flush_to_spans(class, head, count) };
+        unsafe { self.flush_to_spans(class, head, count, self.last_active) };
     }
 
-    /// Gives every parked batch back to its spans (`PoolAlloc::trim`), so that empty spans
-    /// can return to the page heap.
-    pub fn drain(&mut self, class: SizeClass) {
+    /// Gives every parked batch back to its spans, stamped `stamp`, so that empty spans can
+    /// return to the page heap.
+    fn drain(&mut self, class: SizeClass, stamp: u32) {
         while self.parked > 0 {
             self.parked -= 1;
             let head = self.batches[self.parked];
             // SAFETY: a parked batch holds BATCH[class] dead blocks of `class`.
-            unsafe { self.flush_to_spans(class, head, BATCH[class] as usize) };
+            unsafe { self.flush_to_spans(class, head, BATCH[class] as usize, stamp) };
         }
     }
 
-    /// Returns `count` blocks linked from `head` to their spans, one by one.
+    /// `PoolAlloc::trim`: drains the transfer cache and purges the free pages of every
+    /// partial span. Returns the bytes purged.
+    pub fn trim(&mut self, class: SizeClass) -> usize {
+        self.drain(class, decay::now());
+        let mut bytes = 0;
+        let mut s = self.partial;
+        while !s.is_null() {
+            // SAFETY: spans of the partial list are valid; we hold the lock.
+            unsafe {
+                if (*s).needs_purge {
+                    bytes += (*s).purge();
+                }
+                s = (*s).next;
+            }
+        }
+        HeapCounters::add(&heap().os_released, bytes);
+        #[cfg(feature = "debug-invariants")]
+        self.check(class);
+        bytes
+    }
+
+    /// One scavenger pass at time `now`: a transfer cache idle for the decay delay goes back
+    /// to its spans (stamped with its last activity, so the spans it empties are as old), and
+    /// spans that got blocks back and were quiet since are purged (at most
+    /// [`PURGE_PER_PASS`]). Returns true if something is left that may age later.
+    pub fn decay(&mut self, class: SizeClass, now: u32) -> bool {
+        let mut pending = false;
+        if self.parked > 0 {
+            if decay::aged(self.last_active, now) {
+                self.drain(class, self.last_active);
+            } else {
+                pending = true;
+            }
+        }
+        let (mut bytes, mut budget) = (0, PURGE_PER_PASS);
+        let mut s = self.partial;
+        while !s.is_null() {
+            // SAFETY: spans of the partial list are valid; we hold the lock.
+            unsafe {
+                if (*s).needs_purge {
+                    if budget > 0 && decay::aged((*s).stamp, now) {
+                        bytes += (*s).purge();
+                        budget -= 1;
+                    } else {
+                        pending = true;
+                    }
+                }
+                s = (*s).next;
+            }
+        }
+        HeapCounters::add(&heap().os_released, bytes);
+        #[cfg(feature = "debug-invariants")]
+        self.check(class);
+        pending
+    }
+
+    /// Returns `count` blocks linked from `head` to their spans, one by one; spans that get
+    /// blocks back are stamped `stamp`, and one that becomes empty goes to the page heap.
     ///
     /// # Safety
     /// As [`CentralList::flush`].
-    unsafe fn flush_to_spans(&mut self, class: SizeClass, mut head: *mut Block, count: usize) {
+    unsafe fn flush_to_spans(
+        &mut self,
+        class: SizeClass,
+        mut head: *mut Block,
+        count: usize,
+        stamp: u32,
+    ) {
         for _ in 0..count {
             // SAFETY: `head` is one of the caller's dead blocks; its span is found from its
             // address, and we hold the lock of its class's list.
@@ -135,13 +221,15 @@ impl CentralList {
                     );
                 }
                 (*span).give(head);
+                (*span).needs_purge = true;
+                (*span).stamp = stamp;
                 if (*span).state == SpanState::Full {
                     (*span).state = SpanState::Partial;
                     self.push(span);
-                } else if (*span).used == 0 && !(self.partial == span && (*span).next.is_null()) {
-                    // Empty and not the class's last span: back to the page heap.
+                } else if (*span).used == 0 {
+                    // Empty: back to the page heap, where it waits the decay delay.
                     self.unlink(span);
-                    PAGE_HEAP.lock().free_span(span);
+                    PAGE_HEAP.lock().free_span(span, stamp);
                 }
                 head = next;
             }

@@ -9,13 +9,17 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use alloc_stats::{Registry, Snapshot, ThreadStats, LARGE};
 
 use crate::central::{central, CENTRAL};
+use crate::decay;
 use crate::large::{self, LARGE_CACHE};
 use crate::meta::THREAD_CACHES;
 use crate::os::{self, ExitKey, PAGE};
 use crate::page_heap::PAGE_HEAP;
-use crate::size_class::{self, class_of, is_small, round_request, SizeClass, CLASS_SIZE};
+use crate::scavenger;
+use crate::size_class::{
+    self, class_of, is_small, round_request, SizeClass, CLASS_SIZE, NUM_CLASSES,
+};
 use crate::span::Block;
-use crate::thread_cache::{self, is_ready, ThreadCache};
+use crate::thread_cache::{self, is_ready, ThreadCache, TRIM_EPOCH};
 
 /// The pooling global allocator. All instances share one process-wide heap, so the type is a
 /// handle and [`PoolAlloc::new`] is a `const fn`:
@@ -67,7 +71,9 @@ pub fn init_once() {
             if os::page_size() != PAGE {
                 os::fatal("the kernel's page size is not 4 KiB");
             }
-            if !EXIT_KEY.create(thread_cache::thread_exit) {
+            decay::init_from_env();
+            scavenger::init_from_env();
+            if !EXIT_KEY.create(thread_exit) {
                 os::fatal("pthread_key_create failed");
             }
             if !os::at_fork(fork_prepare, fork_parent, fork_child) {
@@ -84,6 +90,17 @@ pub fn init_once() {
             }
         }
     }
+}
+
+/// The thread-exit hook: flushes the thread's cache (`thread_cache::thread_exit`), then lets
+/// the scavenger know that memory came back.
+///
+/// # Safety
+/// Called by glibc with the value the exiting thread stored: its live cache.
+unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
+    // SAFETY: forwarded from glibc.
+    unsafe { thread_cache::thread_exit(arg) };
+    scavenger::kick();
 }
 
 /// `pthread_atfork` prepare: take every lock, in the order the allocator nests them (central
@@ -124,6 +141,7 @@ unsafe extern "C" fn fork_parent() {
 
 unsafe extern "C" fn fork_child() {
     REGISTRY.fork_child();
+    scavenger::forget_after_fork();
     // SAFETY: the child's only thread is a copy of the one that ran fork_prepare. The other
     // threads' caches are gone with their threads; their blocks stay allocated (a bounded
     // leak of at most one cache per thread that existed at fork).
@@ -143,20 +161,45 @@ impl PoolAlloc {
     }
 
     /// Gives back to the OS what the heap holds but nobody uses, like glibc's `malloc_trim`:
-    /// flushes the calling thread's cache and every central transfer cache to the spans,
-    /// releases the pages of every empty span, and unmaps every cached large range. Other threads' caches are untouched
-    /// (each is bounded; see docs/architecture.md). Never needed for correctness.
+    /// flushes the calling thread's cache and asks every other thread to flush its own on its
+    /// next refill or flush; hands every transfer cache back to its spans; gives back the
+    /// pages of every empty span and every whole free page inside partly used spans; unmaps
+    /// every cached large range. Never needed for correctness: decay does the same over time
+    /// (docs/architecture.md, "Memory: decay, trim, gauges").
     pub fn trim(&self) {
+        TRIM_EPOCH.fetch_add(1, Ordering::Relaxed);
         let tc = thread_cache::current();
         if is_ready(tc) {
             // SAFETY: the calling thread owns its ready cache.
             unsafe { (*tc).flush_all() };
         }
-        for (class, c) in CENTRAL.iter().enumerate() {
-            c.0.lock().drain(class);
+        for class in 0..NUM_CLASSES {
+            central(class).lock().trim(class);
         }
         PAGE_HEAP.lock().release_all();
         large::release_all();
+    }
+
+    /// Sets the decay delay: memory freed and not reused for `ms` milliseconds goes back to
+    /// the OS (default [`crate::config::DEFAULT_DECAY_MS`]; also `POOLALLOC_DECAY_MS` at
+    /// start-up). 0 gives empty spans and large ranges back as soon as they are freed.
+    pub fn set_decay_ms(&self, ms: u32) {
+        decay::set_delay_ms(ms);
+        scavenger::wake();
+    }
+
+    /// Allows or forbids the background scavenger thread (default: allowed; also
+    /// `POOLALLOC_BACKGROUND=0` at start-up). Without it, decay reaches empty spans and large
+    /// ranges on the heap's own slow paths, and free pages inside spans only through
+    /// [`PoolAlloc::trim`].
+    pub fn set_background_scavenger(&self, on: bool) {
+        scavenger::set_enabled(on);
+    }
+
+    /// Whether the background scavenger thread is running now (it starts with the first
+    /// free that leaves memory to age, and stops when forbidden).
+    pub fn scavenger_running(&self) -> bool {
+        scavenger::running()
     }
 
     /// The heap's counter registry, for `alloc_stats::Region::of`.
@@ -236,10 +279,15 @@ unsafe fn alloc_small_slow<const RECORD: bool>(
         b
     } else {
         let (b, n) = central(class).lock().refill(class, 1);
-        if RECORD && n == 1 {
+        if n == 1 {
+            // A pass-through "cache" of one block: the refill and the alloc are both counted,
+            // so that the thread-cache gauge stays exact.
             REGISTRY.with_orphan(|s| {
                 s.record_miss(class);
-                s.record_alloc(class, requested, allocated);
+                s.record_refill(class, 1);
+                if RECORD {
+                    s.record_alloc(class, requested, allocated);
+                }
             });
         }
         b
@@ -301,7 +349,7 @@ unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
             // SAFETY: as above; `p` is a dead block of `class` (caller: layout matches).
             if unsafe { (*tc).push(class, p.cast()) } {
                 // SAFETY: as above.
-                unsafe { (*tc).flush(class) };
+                unsafe { flush_slow(tc, class) };
             }
             return;
         }
@@ -310,6 +358,18 @@ unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
     }
     // SAFETY: `p` is a large block of this layout (caller).
     unsafe { free_large::<RECORD>(p, layout) }
+}
+
+/// A thread cache's list went over its bound: hand a batch back, then let the scavenger know.
+///
+/// # Safety
+/// `tc` is the calling thread's ready cache; `class < NUM_CLASSES`.
+#[cold]
+#[inline(never)]
+unsafe fn flush_slow(tc: *mut ThreadCache, class: SizeClass) {
+    // SAFETY: forwarded from the caller.
+    unsafe { (*tc).flush(class) };
+    scavenger::kick();
 }
 
 /// The small free path of a thread without a ready cache: build one (a thread that only frees
@@ -334,7 +394,7 @@ unsafe fn free_small_slow<const RECORD: bool>(
         // SAFETY: our own, new cache.
         unsafe {
             if (*tc).push(class, b) {
-                (*tc).flush(class);
+                flush_slow(tc, class);
             }
         }
     } else {
@@ -343,6 +403,8 @@ unsafe fn free_small_slow<const RECORD: bool>(
             (*b).next = ptr::null_mut();
             central(class).lock().flush(class, b, 1);
         }
+        REGISTRY.with_orphan(|s| s.record_flush(class, 1));
+        scavenger::kick();
     }
 }
 
@@ -357,7 +419,8 @@ unsafe fn free_large<const RECORD: bool>(p: *mut u8, layout: Layout) {
         });
     }
     // SAFETY: forwarded from the caller.
-    unsafe { large::free(p, layout.size()) }
+    unsafe { large::free(p, layout.size()) };
+    scavenger::kick();
 }
 
 /// The class (or `LARGE`) and allocated bytes of a request of `size` with `align`.
@@ -418,6 +481,9 @@ unsafe impl GlobalAlloc for PoolAlloc {
         if old_class == LARGE && new_class == LARGE {
             // SAFETY: `p` is a large block of `layout` (caller).
             if let Some(q) = unsafe { large::realloc(p, layout.size(), align, new_size) } {
+                if new_size < layout.size() {
+                    scavenger::kick(); // the tail went to the large cache
+                }
                 with_stats(thread_cache::current(), |s| {
                     s.record_realloc(LARGE, old_bytes, LARGE, new_size, new_bytes, q == p)
                 });

@@ -3,10 +3,12 @@
 //! of its own; because `dealloc` receives the `Layout`, a free knows the range's length and no
 //! header is needed. Freed ranges wait in a small bounded cache (merged with their neighbours)
 //! so that an alloc/free loop of 1 MiB blocks makes no syscall; what does not fit the cache
-//! goes back to the OS at once, so a freed 1 GiB block is unmapped.
+//! goes back to the OS at once, so a freed 1 GiB block is unmapped. A cached range that waited
+//! the decay delay (`decay.rs`) is unmapped too, by the scavenger or by the next large free.
 
 use alloc_stats::HeapCounters;
 
+use crate::decay;
 use crate::os::{self, PAGE};
 use crate::sync::Lock;
 
@@ -22,22 +24,18 @@ const MAX_EVICT: usize = 3;
 ///
 /// Invariant: entries `[0, len)` are disjoint, page-aligned, non-adjacent (adjacent ones are
 /// merged), mapped, and unused; `bytes` is the sum of their lengths, at most
-/// [`CACHE_MAX_BYTES`].
+/// [`CACHE_MAX_BYTES`]; `stamp[i]` is when (decay clock) entry i was last freed into.
 pub struct LargeCache {
     addr: [usize; SLOTS],
     size: [usize; SLOTS],
+    stamp: [u32; SLOTS],
     len: usize,
     bytes: usize,
 }
 
 /// The cache of free large ranges. A global because a large block may be freed by any
 /// thread; its lock protects the entries.
-pub static LARGE_CACHE: Lock<LargeCache> = Lock::new(LargeCache {
-    addr: [0; SLOTS],
-    size: [0; SLOTS],
-    len: 0,
-    bytes: 0,
-});
+pub static LARGE_CACHE: Lock<LargeCache> = Lock::new(LargeCache::new());
 
 fn heap() -> &'static HeapCounters {
     &crate::global::REGISTRY.heap
@@ -75,10 +73,35 @@ pub fn alloc(size: usize, align: usize) -> (*mut u8, bool) {
 /// `p` was returned by [`alloc`] (or [`realloc`]) for `size` and is no longer used.
 pub unsafe fn free(p: *mut u8, size: usize) {
     let len = range_len(size);
+    let now = decay::now();
     let mut victims = [(0usize, 0usize); MAX_EVICT + 1];
-    let n = LARGE_CACHE.lock().put(p as usize, len, &mut victims);
+    let mut aged = [(0usize, 0usize); SLOTS];
+    let (n, m) = {
+        let mut c = LARGE_CACHE.lock();
+        (
+            c.put(p as usize, len, now, &mut victims),
+            c.evict_aged(now, &mut aged),
+        )
+    };
     // SAFETY: the cache handed these ranges out of its ownership; nothing uses them.
-    unsafe { give_back(&victims[..n]) };
+    unsafe {
+        give_back(&victims[..n]);
+        give_back(&aged[..m]);
+    }
+}
+
+/// Unmaps the cached ranges that waited the decay delay at time `now` (the scavenger).
+/// Returns true if ranges remain cached (they will age later).
+pub fn release_aged(now: u32) -> bool {
+    let mut aged = [(0usize, 0usize); SLOTS];
+    let (m, left) = {
+        let mut c = LARGE_CACHE.lock();
+        let m = c.evict_aged(now, &mut aged);
+        (m, c.len > 0)
+    };
+    // SAFETY: the ranges left the cache above; nothing uses them.
+    unsafe { give_back(&aged[..m]) };
+    left
 }
 
 /// Resizes a large block: in place when it shrinks (the tail goes to the cache) or when the
@@ -150,6 +173,33 @@ pub fn release_all() {
 }
 
 impl LargeCache {
+    const fn new() -> Self {
+        LargeCache {
+            addr: [0; SLOTS],
+            size: [0; SLOTS],
+            stamp: [0; SLOTS],
+            len: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Moves the entries that waited the decay delay at `now` to `out`; returns how many.
+    fn evict_aged(&mut self, now: u32, out: &mut [(usize, usize); SLOTS]) -> usize {
+        let mut n = 0;
+        let mut i = 0;
+        while i < self.len {
+            if decay::aged(self.stamp[i], now) {
+                out[n] = (self.addr[i], self.size[i]);
+                n += 1;
+                self.bytes -= self.size[i];
+                self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        n
+    }
+
     /// Takes a cached range for `len` bytes aligned to `align`: best fit, splitting a longer
     /// entry. Null if none fits.
     fn take(&mut self, len: usize, align: usize) -> *mut u8 {
@@ -197,14 +247,17 @@ impl LargeCache {
         self.len -= 1;
         self.addr[i] = self.addr[self.len];
         self.size[i] = self.size[self.len];
+        self.stamp[i] = self.stamp[self.len];
     }
 
-    /// Caches `[a, a + len)`, merging it with adjacent entries; what must go back to the OS is
-    /// written to `victims` (the count is returned) for the caller to unmap outside the lock.
+    /// Caches `[a, a + len)` freed at `now`, merging it with adjacent entries; what must go
+    /// back to the OS is written to `victims` (the count is returned) for the caller to unmap
+    /// outside the lock.
     fn put(
         &mut self,
         mut a: usize,
         mut len: usize,
+        now: u32,
         victims: &mut [(usize, usize); MAX_EVICT + 1],
     ) -> usize {
         if len > CACHE_MAX_RANGE {
@@ -247,6 +300,7 @@ impl LargeCache {
         }
         self.addr[self.len] = a;
         self.size[self.len] = len;
+        self.stamp[self.len] = now;
         self.len += 1;
         self.bytes += len;
         n
@@ -261,12 +315,7 @@ mod tests {
     const P: usize = PAGE;
 
     fn fresh() -> LargeCache {
-        LargeCache {
-            addr: [0; SLOTS],
-            size: [0; SLOTS],
-            len: 0,
-            bytes: 0,
-        }
+        LargeCache::new()
     }
 
     /// The cache's invariant: disjoint, non-adjacent, page-aligned entries, bytes == sum, bounds.
@@ -318,7 +367,7 @@ mod tests {
                 } else if kind == 0 && !owned.is_empty() {
                     let (a, l) = owned.swap_remove(pages % owned.len());
                     let mut victims = [(0usize, 0usize); MAX_EVICT + 1];
-                    let n = c.put(a, l, &mut victims);
+                    let n = c.put(a, l, 0, &mut victims);
                     for &(va, vl) in &victims[..n] {
                         prop_assert!(vl > 0 && va % P == 0);
                     }
@@ -349,13 +398,13 @@ mod tests {
     fn adjacent_ranges_merge_and_big_ones_are_not_cached() {
         let mut c = fresh();
         let mut v = [(0usize, 0usize); MAX_EVICT + 1];
-        assert_eq!(c.put(10 * P, 2 * P, &mut v), 0);
-        assert_eq!(c.put(12 * P, 3 * P, &mut v), 0);
-        assert_eq!(c.put(8 * P, 2 * P, &mut v), 0);
+        assert_eq!(c.put(10 * P, 2 * P, 0, &mut v), 0);
+        assert_eq!(c.put(12 * P, 3 * P, 0, &mut v), 0);
+        assert_eq!(c.put(8 * P, 2 * P, 0, &mut v), 0);
         assert_eq!((c.len, c.addr[0], c.size[0]), (1, 8 * P, 7 * P));
         assert_eq!(c.take(7 * P, P) as usize, 8 * P);
         assert_eq!(c.len, 0);
-        assert_eq!(c.put(1 << 40, CACHE_MAX_RANGE + P, &mut v), 1);
+        assert_eq!(c.put(1 << 40, CACHE_MAX_RANGE + P, 0, &mut v), 1);
         assert_eq!(v[0], (1 << 40, CACHE_MAX_RANGE + P));
         check(&c);
     }

@@ -4,11 +4,13 @@
 #![warn(missing_docs)]
 
 mod central;
+mod decay;
 mod global;
 mod large;
 mod meta;
 mod os;
 mod page_heap;
+mod scavenger;
 mod span;
 mod sync;
 mod thread_cache;
@@ -20,11 +22,11 @@ pub use global::PoolAlloc;
 
 /// Figures of the allocator's configuration, for reports and the demo.
 pub mod config {
+    pub use crate::decay::{delay_ms as decay_ms, DEFAULT_DECAY_MS};
     pub use crate::large::{
         CACHE_MAX_BYTES as LARGE_CACHE_MAX_BYTES, CACHE_MAX_RANGE as LARGE_CACHE_MAX_RANGE,
     };
     pub use crate::os::PAGE;
-    pub use crate::page_heap::MAX_DIRTY_SPANS;
     pub use crate::size_class::{MAX_SMALL, NUM_CLASSES, SPAN_SIZE};
     pub use crate::span::ARENA_SIZE;
 }

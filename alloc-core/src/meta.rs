@@ -59,7 +59,9 @@ impl FixAlloc {
             if chunk.is_null() {
                 return chunk;
             }
-            HeapCounters::add(&crate::global::REGISTRY.heap.os_mapped, CHUNK);
+            let heap = &crate::global::REGISTRY.heap;
+            HeapCounters::add(&heap.os_mapped, CHUNK);
+            HeapCounters::add(&heap.metadata, CHUNK);
             self.cur = chunk;
             // SAFETY: `chunk` is a mapping of CHUNK bytes.
             self.end = unsafe { chunk.add(CHUNK) };

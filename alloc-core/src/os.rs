@@ -209,3 +209,90 @@ pub fn yield_now() {
     // SAFETY: sched_yield has no preconditions.
     unsafe { libc::sched_yield() };
 }
+
+/// Milliseconds of a monotonic clock (the kernel's coarse clock: a vDSO read, no syscall,
+/// 1–4 ms resolution), wrapping. Only differences mean anything.
+#[inline]
+pub fn now_ms() -> u32 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC_COARSE exists on every Linux kernel
+    // this crate supports.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1000)
+        .wrapping_add(ts.tv_nsec as u64 / 1_000_000) as u32
+}
+
+/// Blocks while `*word == expected`, for at most `ms` milliseconds (spurious wake-ups are
+/// allowed).
+pub fn futex_wait_ms(word: &core::sync::atomic::AtomicU32, expected: u32, ms: u32) {
+    let ts = libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: `word` is a valid, aligned u32 and `ts` a valid relative timeout for the call;
+    // FUTEX_WAIT only reads them.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+}
+
+/// Starts a detached thread with a small stack running `f`; false if the OS refuses. glibc's
+/// `pthread_create` maps the stack itself and never calls Rust's global allocator.
+pub fn spawn_detached(f: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void) -> bool {
+    // SAFETY: every pointer passed points to a live local; `attr` is initialised before use
+    // and destroyed after; `f` is a valid thread entry that ignores its argument.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_attr_init(&mut attr) != 0 {
+            return false;
+        }
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        libc::pthread_attr_setstacksize(&mut attr, 256 * 1024);
+        let mut tid: libc::pthread_t = 0;
+        let rc = libc::pthread_create(&mut tid, &attr, f, ptr::null_mut());
+        libc::pthread_attr_destroy(&mut attr);
+        rc == 0
+    }
+}
+
+/// Blocks or unblocks every signal in the calling thread (a helper thread of the allocator
+/// must never run a program's signal handlers).
+pub fn block_all_signals() {
+    // SAFETY: `set` is a valid sigset_t filled by sigfillset before use.
+    unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, ptr::null_mut());
+    }
+}
+
+/// The value of environment variable `name` (NUL-terminated) as a decimal number; None if it
+/// is unset or not a number. `getenv` does not allocate.
+pub fn env_u32(name: &core::ffi::CStr) -> Option<u32> {
+    // SAFETY: `name` is NUL-terminated; getenv returns null or a NUL-terminated string that
+    // stays valid while nobody calls setenv (read at start-up only).
+    let v = unsafe { libc::getenv(name.as_ptr()) };
+    if v.is_null() {
+        return None;
+    }
+    // SAFETY: as above.
+    let bytes = unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes();
+    if bytes.is_empty() || bytes.len() > 9 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')),
+    )
+}

@@ -1,29 +1,33 @@
 //! The page heap: hands whole spans to the central lists and takes empty ones back, carving
 //! them from arenas mapped from the OS (Go's `mheap`; docs/architecture.md, step 4).
 //!
-//! Empty spans are kept *dirty* (pages still resident, ready for reuse) up to
-//! [`MAX_DIRTY_SPANS`]; beyond that the oldest are *released*: their pages go back to the OS
-//! with `madvise(MADV_DONTNEED)` and the span waits on the clean list, still mapped, reading
-//! as zero. Arenas themselves are never unmapped: their address space is cheap, their pages are
-//! what counts, and those are released.
+//! Empty spans are kept *dirty* (pages still resident, ready for reuse) for the decay delay
+//! (`decay.rs`, 1 s by default): a program that frees and reallocates in waves reuses them
+//! without a page fault. A span that waited longer is *released*: its pages go back to the OS
+//! with `madvise(MADV_DONTNEED)` and it waits on the clean list, still mapped, reading as zero.
+//! The scavenger releases aged spans in the background; [`PageHeap::free_span`] also releases
+//! them as it goes, so decay works with the scavenger off. Arenas themselves are never
+//! unmapped: their address space is cheap, their pages are what counts, and those are
+//! released.
 
 use core::ptr;
 
 use alloc_stats::HeapCounters;
 
+use crate::decay;
 use crate::os;
 use crate::size_class::{SizeClass, SPAN_SIZE};
-use crate::span::{Arena, Span, SpanState, ARENA_HEADER_BYTES, ARENA_SIZE, SPANS_PER_ARENA};
+use crate::span::{
+    Arena, Span, SpanState, ARENA_HEADER_BYTES, ARENA_SIZE, PURGE_WORDS, SPANS_PER_ARENA,
+};
 use crate::sync::Lock;
-
-/// Empty spans kept resident for reuse before the oldest are given back to the OS (4 MiB).
-pub const MAX_DIRTY_SPANS: usize = 8;
 
 /// The page heap's state, behind [`PAGE_HEAP`]'s lock.
 ///
 /// Invariants: every span with `state == Free` that was ever carved is in exactly one of
-/// `dirty` (doubly linked, newest at `dirty_head`) or `clean` (singly linked through `next`);
-/// `dirty_len` is the length of `dirty`; spans `[next_unused, SPANS_PER_ARENA)` of `newest`
+/// `dirty` (doubly linked, newest at `dirty_head`, `stamp`s never increasing towards the tail)
+/// or `clean` (singly linked through `next`, `decommitted`, no `purged` page); `dirty_len` is
+/// the length of `dirty`; spans `[next_unused, SPANS_PER_ARENA)` of `newest`
 /// were never carved.
 pub struct PageHeap {
     newest: *mut Arena,
@@ -80,6 +84,14 @@ impl PageHeap {
                 }
             }
             self.dirty_len -= 1;
+            // SAFETY: `s` is ours now; pages it gave back while it had a class come back.
+            unsafe {
+                let purged = (*s).purged_bytes();
+                if purged > 0 {
+                    HeapCounters::add(&heap().os_mapped, purged);
+                    (*s).purged = [0; PURGE_WORDS];
+                }
+            }
             return s;
         }
         if !self.clean.is_null() {
@@ -133,18 +145,22 @@ impl PageHeap {
         self.next_unused = 1;
         HeapCounters::add(&heap().os_reserved, ARENA_SIZE);
         HeapCounters::add(&heap().os_mapped, ARENA_HEADER_BYTES);
+        HeapCounters::add(&heap().metadata, ARENA_HEADER_BYTES);
         true
     }
 
-    /// Takes back an empty span (no block of it is used or cached anywhere).
+    /// Takes back an empty span (no block of it is used or cached anywhere), stamped `stamp`
+    /// (when it last changed hands), and releases the dirty spans that have waited the decay
+    /// delay.
     ///
     /// # Safety
     /// `span` was returned by `alloc_span`, is in no list, and has `used == 0`.
-    pub unsafe fn free_span(&mut self, span: *mut Span) {
+    pub unsafe fn free_span(&mut self, span: *mut Span, stamp: u32) {
         HeapCounters::sub(&heap().spans_in_use, 1);
         // SAFETY: the caller hands us sole ownership of `span`.
         unsafe {
             (*span).state = SpanState::Free;
+            (*span).stamp = stamp;
             (*span).prev = ptr::null_mut();
             (*span).next = self.dirty_head;
             if self.dirty_head.is_null() {
@@ -155,9 +171,17 @@ impl PageHeap {
         }
         self.dirty_head = span;
         self.dirty_len += 1;
-        if self.dirty_len > MAX_DIRTY_SPANS {
+        self.release_aged(decay::now());
+    }
+
+    /// Releases the dirty spans that have waited the decay delay at time `now` (oldest
+    /// first). Returns true if dirty spans remain (they will age later).
+    pub fn release_aged(&mut self, now: u32) -> bool {
+        // SAFETY: a non-null tail is a span of the dirty list.
+        while !self.dirty_tail.is_null() && decay::aged(unsafe { (*self.dirty_tail).stamp }, now) {
             self.release_oldest();
         }
+        self.dirty_len > 0
     }
 
     /// Gives the pages of every empty span back to the OS (`PoolAlloc::trim`).
@@ -171,9 +195,9 @@ impl PageHeap {
     #[cold]
     fn release_oldest(&mut self) {
         let s = self.dirty_tail;
-        // SAFETY: the dirty list is non-empty (callers check dirty_len > 0); `s` is its
-        // tail, a Free span whose memory holds nothing live.
-        unsafe {
+        // SAFETY: the dirty list is non-empty (callers check); `s` is its tail, a Free span
+        // whose memory holds nothing live.
+        let released = unsafe {
             self.dirty_tail = (*s).prev;
             if self.dirty_tail.is_null() {
                 self.dirty_head = ptr::null_mut();
@@ -182,10 +206,13 @@ impl PageHeap {
             }
             self.dirty_len -= 1;
             os::decommit((*s).base, SPAN_SIZE);
+            let already = (*s).purged_bytes();
+            (*s).purged = [0; PURGE_WORDS];
             (*s).decommitted = true;
             (*s).next = self.clean;
-        }
+            SPAN_SIZE - already
+        };
         self.clean = s;
-        HeapCounters::add(&heap().os_released, SPAN_SIZE);
+        HeapCounters::add(&heap().os_released, released);
     }
 }

@@ -6,7 +6,8 @@
 
 use core::ptr;
 
-use crate::size_class::{self, SizeClass, SPAN_SHIFT, SPAN_SIZE};
+use crate::os::{self, PAGE};
+use crate::size_class::{self, SizeClass, MAX_SMALL, SPAN_SHIFT, SPAN_SIZE};
 
 /// Bytes in one arena, which is also its alignment.
 pub const ARENA_SIZE: usize = 64 * 1024 * 1024;
@@ -36,11 +37,19 @@ pub enum SpanState {
 
 /// The metadata of one span.
 ///
+/// Glossary: a block is *free* when it is on the span's `free` list, *used* when it was handed
+/// out (to a user, a thread cache or a transfer cache), *uncarved* when its index is at or
+/// past `bump`, and *dormant* when it overlaps a *purged* page: one whose memory went back to
+/// the OS while the span belongs to a class. Dormant blocks are in no list; no list ever holds
+/// a block that touches a purged page, so nothing writes to a purged page until it is woken.
+///
 /// Invariants (checked by [`Span::check`] under `debug-invariants`):
-/// - `used + len(free) + (capacity - bump) == capacity`, i.e. `len(free) == bump - used`;
-/// - blocks `[0, bump)` have been handed out at least once; `[bump, capacity)` never were;
+/// - `used + len(free) + dormant + (capacity - bump) == capacity`;
+/// - blocks `[0, bump)` have been handed out at least once or were made dormant; `[bump,
+///   capacity)` never were; a dormant block overlaps a page whose bit is set in `purged`, and
+///   every block that overlaps such a page is dormant;
 /// - `state == Partial` iff the span is in its class's partial list, which holds exactly the
-///   spans of that class with `len(free) > 0 || bump < capacity`;
+///   spans of that class with `len(free) > 0 || bump < capacity || dormant > 0`;
 /// - `state == Free` iff the page heap owns the span; `next`/`prev` link whichever list holds it.
 #[repr(C)]
 pub struct Span {
@@ -48,7 +57,7 @@ pub struct Span {
     pub free: *mut Block,
     /// Number of blocks carved so far.
     pub bump: u32,
-    /// Blocks handed out (live or in a thread cache).
+    /// Blocks handed out (live, or in a thread or transfer cache).
     pub used: u32,
     /// Blocks per span for `class`.
     pub capacity: u32,
@@ -58,17 +67,33 @@ pub struct Span {
     pub class: u8,
     /// Which list holds the span.
     pub state: SpanState,
-    /// Set when the span's pages were given back to the OS and read as zero.
+    /// Set when the whole span's pages were given back to the OS and read as zero.
     pub decommitted: bool,
+    /// Set when blocks came back since the span was last purged (a purge could find pages).
+    pub needs_purge: bool,
+    /// Blocks that overlap a purged page (see the glossary).
+    pub dormant: u32,
+    /// When (decay clock, ms) the span last changed hands: blocks given back, or the span
+    /// freed to the page heap.
+    pub stamp: u32,
     /// Links in the list that holds the span.
     pub next: *mut Span,
     /// Links in the list that holds the span.
     pub prev: *mut Span,
     /// First byte of the span's memory.
     pub base: *mut u8,
+    /// Pages of the span given back to the OS while it belongs to a class (bit i: page i).
+    pub purged: [u64; PURGE_WORDS],
 }
 
-const _: () = assert!(core::mem::size_of::<Span>() <= 64);
+/// Pages in a span.
+pub const PAGES_PER_SPAN: usize = SPAN_SIZE / PAGE;
+/// Words of the [`Span::purged`] bitmap.
+pub const PURGE_WORDS: usize = PAGES_PER_SPAN / 64;
+/// Most blocks a span can hold (the 8-byte class), for the purge's scratch bitmap.
+const MAX_BLOCKS: usize = SPAN_SIZE / 8;
+
+const _: () = assert!(core::mem::size_of::<Span>() <= 128);
 
 /// The header at the start of every arena.
 ///
@@ -136,52 +161,220 @@ impl Span {
         self.capacity = size_class::CAPACITY[class];
         self.class = class as u8;
         self.state = SpanState::Full;
+        // Pages of a reused span may still hold a former class's data: worth a purge later.
+        self.needs_purge = true;
+        self.stamp = crate::decay::now();
+        self.dormant = 0;
         self.next = ptr::null_mut();
         self.prev = ptr::null_mut();
     }
 
-    /// True if the span has a block to give.
+    /// True if the span has a block to give (free, uncarved, or dormant to wake).
     #[inline]
     pub fn has_room(&self) -> bool {
-        !self.free.is_null() || self.bump < self.capacity
+        !self.free.is_null() || self.bump < self.capacity || self.dormant > 0
+    }
+
+    /// Bytes of the span's pages given back while it belongs to a class.
+    pub fn purged_bytes(&self) -> usize {
+        self.purged
+            .iter()
+            .map(|w| w.count_ones() as usize)
+            .sum::<usize>()
+            * PAGE
     }
 
     /// Takes up to `want` blocks, pushing them onto `list` (whose length is `*count`). Free
-    /// blocks go first, then fresh ones carved in address order.
+    /// blocks go first, then fresh ones carved in address order, then dormant ones woken a
+    /// page at a time. Returns the bytes of purged pages it woke (committed again).
     ///
     /// # Safety
     /// The caller holds the lock of the span's central list; `list` is a valid block list.
-    pub unsafe fn take(&mut self, want: usize, list: &mut *mut Block, count: &mut usize) {
-        while *count < want && !self.free.is_null() {
-            let b = self.free;
-            // SAFETY: blocks in `free` are ours and unused; their first word is the link.
-            unsafe {
-                self.free = (*b).next;
-                (*b).next = *list;
-            }
-            *list = b;
-            *count += 1;
-            self.used += 1;
-        }
-        let fresh = (want - *count).min((self.capacity - self.bump) as usize);
-        if fresh > 0 {
-            // Link the fresh blocks so the list ends up in ascending address order.
-            let first = self.bump as usize;
-            let mut i = first + fresh;
-            while i > first {
-                i -= 1;
-                // SAFETY: block i < capacity lies inside this span's memory and was never
-                // handed out.
+    pub unsafe fn take(&mut self, want: usize, list: &mut *mut Block, count: &mut usize) -> usize {
+        let mut woken = 0;
+        loop {
+            while *count < want && !self.free.is_null() {
+                let b = self.free;
+                // SAFETY: blocks in `free` are ours and unused; their first word is the link.
                 unsafe {
-                    let b = self.base.add(i * self.block_size as usize).cast::<Block>();
+                    self.free = (*b).next;
                     (*b).next = *list;
-                    *list = b;
+                }
+                *list = b;
+                *count += 1;
+                self.used += 1;
+            }
+            let fresh = (want - *count).min((self.capacity - self.bump) as usize);
+            if fresh > 0 {
+                // Link the fresh blocks so the list ends up in ascending address order.
+                let first = self.bump as usize;
+                let mut i = first + fresh;
+                while i > first {
+                    i -= 1;
+                    // SAFETY: block i < capacity lies inside this span's memory and was never
+                    // handed out.
+                    unsafe {
+                        let b = self.base.add(i * self.block_size as usize).cast::<Block>();
+                        (*b).next = *list;
+                        *list = b;
+                    }
+                }
+                self.bump += fresh as u32;
+                self.used += fresh as u32;
+                *count += fresh;
+            }
+            if *count == want || self.dormant == 0 {
+                return woken;
+            }
+            woken += self.wake();
+        }
+    }
+
+    /// Blocks `[first, last]` that overlap bytes `[from, to)` of the span (`to > from`).
+    #[inline]
+    fn blocks_over(&self, from: usize, to: usize) -> (usize, usize) {
+        let s = self.block_size as usize;
+        (from / s, ((to - 1) / s).min(self.capacity as usize - 1))
+    }
+
+    fn is_purged(&self, page: usize) -> bool {
+        self.purged[page / 64] & (1 << (page % 64)) != 0
+    }
+
+    /// True if block `i` overlaps a purged page.
+    fn overlaps_purged(&self, i: usize) -> bool {
+        let s = self.block_size as usize;
+        (i * s / PAGE..=((i + 1) * s - 1) / PAGE).any(|p| self.is_purged(p))
+    }
+
+    /// Wakes the lowest purged page that holds a block, with every other purged page that
+    /// block covers, and moves the blocks that no longer touch a purged page to the free list
+    /// (at least that one block). Returns the bytes woken. Needs `dormant > 0`.
+    fn wake(&mut self) -> usize {
+        let s = self.block_size as usize;
+        let end = self.capacity as usize * s; // pages at or past `end` hold no block
+        let Some(page) = (0..PAGES_PER_SPAN).find(|&p| p * PAGE < end && self.is_purged(p)) else {
+            os::fatal("span: dormant blocks but no purged page holds a block");
+        };
+        let (first, _) = self.blocks_over(page * PAGE, page * PAGE + PAGE);
+        let (lo, hi) = (first * s / PAGE, ((first + 1) * s - 1) / PAGE);
+        let mut woken = 0;
+        let mut was_purged = [false; 2 + MAX_SMALL / PAGE]; // pages lo..=hi, at most a block's
+        for p in lo..=hi {
+            if self.is_purged(p) {
+                self.purged[p / 64] &= !(1 << (p % 64));
+                was_purged[p - lo] = true;
+                woken += PAGE;
+            }
+        }
+        // Blocks that overlapped a woken page were dormant; free those that now touch none.
+        let (a, b) = self.blocks_over(lo * PAGE, (hi + 1) * PAGE);
+        for i in (a..=b).rev() {
+            let (bl, bh) = (i * s / PAGE, ((i + 1) * s - 1) / PAGE);
+            let touched_woken = (bl.max(lo)..=bh.min(hi)).any(|p| was_purged[p - lo]);
+            if touched_woken && !self.overlaps_purged(i) {
+                // SAFETY: block i lies in this span and was dormant (it overlapped a purged
+                // page), so nothing else holds it; its pages are no longer purged.
+                unsafe {
+                    let blk = self.base.add(i * s).cast::<Block>();
+                    (*blk).next = self.free;
+                    self.free = blk;
+                }
+                self.dormant -= 1;
+            }
+        }
+        woken
+    }
+
+    /// Gives back to the OS every page of the span whose blocks are all free, uncarved or
+    /// dormant (page-granular purge: a live block pins only the pages it touches). The blocks
+    /// that touch a newly purged page become dormant; the rest of the free and uncarved
+    /// blocks are relinked, in address order, into `free`. Returns the bytes purged.
+    ///
+    /// Costs a pass over the free list and one over the span's blocks; runs on the decay and
+    /// trim paths only, never on a thread's refill or flush.
+    ///
+    /// # Safety
+    /// The caller holds the lock of the span's central list; the span belongs to a class.
+    pub unsafe fn purge(&mut self) -> usize {
+        let s = self.block_size as usize;
+        let cap = self.capacity as usize;
+        // Blocks that are not used: free, uncarved or dormant.
+        let mut idle = [0u64; MAX_BLOCKS / 64];
+        let mut b = self.free;
+        while !b.is_null() {
+            let i = (b as usize - self.base as usize) / s;
+            idle[i / 64] |= 1 << (i % 64);
+            // SAFETY: blocks in `free` are ours; the link is their first word.
+            b = unsafe { (*b).next };
+        }
+        let bit = |idle: &[u64], i: usize| idle[i / 64] & (1 << (i % 64)) != 0;
+        for i in self.bump as usize..cap {
+            idle[i / 64] |= 1 << (i % 64);
+        }
+        for i in 0..self.bump as usize {
+            if !bit(&idle, i) && self.dormant > 0 && self.overlaps_purged(i) {
+                idle[i / 64] |= 1 << (i % 64);
+            }
+        }
+        // Pages all of whose blocks are idle (pages past the last block hold none).
+        let mut newly = [0u64; PURGE_WORDS];
+        let mut bytes = 0;
+        for p in 0..PAGES_PER_SPAN {
+            if self.is_purged(p) {
+                continue;
+            }
+            let all_idle = p * PAGE >= cap * s || {
+                let (a, z) = self.blocks_over(p * PAGE, p * PAGE + PAGE);
+                (a..=z).all(|i| bit(&idle, i))
+            };
+            if all_idle {
+                newly[p / 64] |= 1 << (p % 64);
+                bytes += PAGE;
+            }
+        }
+        self.needs_purge = false;
+        if bytes == 0 {
+            return 0;
+        }
+        // Give the pages back, one madvise per run of consecutive pages.
+        let mut p = 0;
+        while p < PAGES_PER_SPAN {
+            if newly[p / 64] & (1 << (p % 64)) == 0 {
+                p += 1;
+                continue;
+            }
+            let start = p;
+            while p < PAGES_PER_SPAN && newly[p / 64] & (1 << (p % 64)) != 0 {
+                p += 1;
+            }
+            // SAFETY: every block that touches these pages is free, uncarved or dormant, so
+            // they hold nothing live; the free list is rebuilt below without them.
+            unsafe { os::decommit(self.base.add(start * PAGE), (p - start) * PAGE) };
+        }
+        for (w, n) in self.purged.iter_mut().zip(newly) {
+            *w |= n;
+        }
+        // Relink the idle blocks that touch no purged page; the others are dormant.
+        self.free = ptr::null_mut();
+        self.dormant = 0;
+        for i in (0..cap).rev() {
+            if !bit(&idle, i) {
+                continue;
+            }
+            if self.overlaps_purged(i) {
+                self.dormant += 1;
+            } else {
+                // SAFETY: block i is idle and touches only pages that stay committed.
+                unsafe {
+                    let blk = self.base.add(i * s).cast::<Block>();
+                    (*blk).next = self.free;
+                    self.free = blk;
                 }
             }
-            self.bump += fresh as u32;
-            self.used += fresh as u32;
-            *count += fresh;
         }
+        self.bump = self.capacity;
+        bytes
     }
 
     /// Takes one block back.
@@ -216,8 +409,23 @@ impl Span {
             // SAFETY: blocks in the free list are ours; the link is their first word.
             b = unsafe { (*b).next };
         }
-        if self.used + n != self.bump || self.bump > self.capacity {
-            crate::os::fatal("span check: used + free != carved");
+        if self.used + n + self.dormant != self.bump || self.bump > self.capacity {
+            crate::os::fatal("span check: used + free + dormant != carved");
+        }
+        let dormant = (0..self.bump as usize)
+            .filter(|&i| self.overlaps_purged(i))
+            .count();
+        if dormant != self.dormant as usize {
+            crate::os::fatal("span check: dormant count does not match the purged pages");
+        }
+        let mut b = self.free;
+        while !b.is_null() {
+            let i = (b as usize - self.base as usize) / self.block_size as usize;
+            if self.overlaps_purged(i) {
+                crate::os::fatal("span check: a free block touches a purged page");
+            }
+            // SAFETY: as above.
+            b = unsafe { (*b).next };
         }
         if (self.state == SpanState::Partial) != self.has_room() {
             crate::os::fatal("span check: state does not match room");

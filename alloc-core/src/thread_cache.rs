@@ -16,6 +16,7 @@
 
 use core::cell::Cell;
 use core::ptr;
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use alloc_stats::ThreadStats;
 
@@ -58,7 +59,13 @@ pub struct ThreadCache {
     lists: [FreeList; NUM_CLASSES],
     /// This thread's counters (written only by this thread).
     pub stats: ThreadStats,
+    /// The [`TRIM_EPOCH`] this cache last honoured.
+    trim_epoch: u32,
 }
+
+/// Bumped by `PoolAlloc::trim`: a thread whose cache saw an older value flushes its whole
+/// cache on its next refill or flush, so that a trim reaches every thread that still works.
+pub static TRIM_EPOCH: AtomicU32 = AtomicU32::new(0);
 
 /// The calling thread's cache pointer (null, [`BUSY`], or a live cache).
 #[inline(always)]
@@ -119,6 +126,7 @@ impl ThreadCache {
     #[cold]
     #[inline(never)]
     pub unsafe fn refill(&mut self, class: SizeClass) -> *mut Block {
+        self.honour_trim();
         self.stats.record_miss(class);
         let batch = BATCH[class];
         let (head, n) = central(class).lock().refill(class, batch as usize);
@@ -141,6 +149,7 @@ impl ThreadCache {
     #[cold]
     #[inline(never)]
     pub unsafe fn flush(&mut self, class: SizeClass) {
+        self.honour_trim();
         let n = BATCH[class].min(self.lists[class].len);
         // SAFETY: we own the list of `class`.
         unsafe { self.flush_n(class, n) };
@@ -170,6 +179,16 @@ impl ThreadCache {
         // SAFETY: the cut-off list holds `n` dead blocks of `class`.
         unsafe { central(class).lock().flush(class, head, n as usize) };
         self.stats.record_flush(class, n as usize);
+    }
+
+    /// Flushes the whole cache if a `trim` happened since this cache last looked.
+    fn honour_trim(&mut self) {
+        let epoch = TRIM_EPOCH.load(Relaxed);
+        if epoch != self.trim_epoch {
+            self.trim_epoch = epoch;
+            // SAFETY: the owning thread is in one of its slow paths.
+            unsafe { self.flush_all() };
+        }
     }
 
     /// Flushes every list (thread exit, `trim`): whole batches first, which the central
@@ -228,6 +247,7 @@ pub fn init_current() -> *mut ThreadCache {
             });
         }
         ptr::addr_of_mut!((*tc).stats).write(ThreadStats::new());
+        ptr::addr_of_mut!((*tc).trim_epoch).write(TRIM_EPOCH.load(Relaxed));
         REGISTRY.register(ptr::addr_of_mut!((*tc).stats));
     }
     // If glibc cannot store the key the cache still works; it is then not flushed at exit.

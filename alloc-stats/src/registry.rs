@@ -24,6 +24,9 @@ pub struct HeapCounters {
     pub os_released: AtomicU64,
     /// Spans in use now.
     pub spans_in_use: AtomicU64,
+    /// Bytes of the allocator's own metadata now (arena headers, thread-cache records): part
+    /// of `os_mapped − os_released`.
+    pub metadata: AtomicU64,
 }
 
 impl HeapCounters {
@@ -34,6 +37,7 @@ impl HeapCounters {
             os_mapped: AtomicU64::new(0),
             os_released: AtomicU64::new(0),
             spans_in_use: AtomicU64::new(0),
+            metadata: AtomicU64::new(0),
         }
     }
     /// `c += n` (relaxed; compiled out without the `counting` feature).
@@ -294,6 +298,8 @@ impl Registry {
         s.os_mapped_bytes = self.heap.os_mapped.load(Relaxed);
         s.os_released_bytes = self.heap.os_released.load(Relaxed);
         s.spans_in_use = self.heap.spans_in_use.load(Relaxed);
+        s.metadata_bytes = self.heap.metadata.load(Relaxed);
+        s.derive_gauges();
     }
 
     /// The calling thread's counters only: exact even while other threads allocate. Heap

@@ -73,6 +73,15 @@ impl fmt::Display for Snapshot {
         }
         writeln!(
             f,
+            "  heap now: {} resident = {} live + {} in thread caches + {} free retained + {} metadata",
+            Human(self.resident_bytes),
+            Human(self.live_bytes),
+            Human(self.thread_cache_bytes),
+            Human(self.free_retained_bytes),
+            Human(self.metadata_bytes)
+        )?;
+        writeln!(
+            f,
             "  {:>5} {:>10} {:>12} {:>12} {:>8} {:>8} {:>10} {:>12} {:>10} {:>9} {:>9}",
             "class",
             "size",

@@ -142,6 +142,20 @@ pub struct Snapshot {
     pub os_released_bytes: u64,
     /// Spans in use now (a gauge: a diff keeps the later value).
     pub spans_in_use: u64,
+    /// What the heap holds now: bytes committed from the OS, `os_mapped − os_released`
+    /// (mapped and not given back; metadata included). A gauge, like the three below.
+    pub resident_bytes: u64,
+    /// Of `resident_bytes`: the allocator's own metadata (arena headers, thread-cache records).
+    pub metadata_bytes: u64,
+    /// Bytes of free blocks held in thread caches now, derived per class as
+    /// `(refill_blocks − flush_blocks − live_blocks) × size`: exact when no thread is mid-way
+    /// through an operation.
+    pub thread_cache_bytes: u64,
+    /// Of `resident_bytes`: committed but holding neither a live block, nor a thread-cache
+    /// block, nor metadata: transfer caches, free blocks and pages of spans, empty spans kept
+    /// for reuse, cached large ranges (what decay and `trim` give back).
+    /// `resident − metadata − live − thread_cache`, saturating.
+    pub free_retained_bytes: u64,
     /// Threads with registered counters now (a gauge: a diff keeps the later value).
     pub threads_live: u64,
     /// Threads whose counters were folded into the totals at exit (cumulative).
@@ -173,6 +187,10 @@ impl Snapshot {
         os_mapped_bytes: 0,
         os_released_bytes: 0,
         spans_in_use: 0,
+        resident_bytes: 0,
+        metadata_bytes: 0,
+        thread_cache_bytes: 0,
+        free_retained_bytes: 0,
         threads_live: 0,
         threads_exited: 0,
         class_count: 0,
@@ -195,6 +213,26 @@ impl Snapshot {
         self.mallocs.wrapping_sub(self.frees) as i64
     }
 
+    /// Recomputes the heap gauges from the OS counters, the metadata and the class rows
+    /// (after `derive` and after the OS figures are filled in).
+    pub(crate) fn derive_gauges(&mut self) {
+        self.resident_bytes = self.os_mapped_bytes.saturating_sub(self.os_released_bytes);
+        let mut cached = 0u64;
+        for c in &self.classes[..self.class_count.min(MAX_CLASSES)] {
+            let blocks = c
+                .refill_blocks
+                .saturating_sub(c.flush_blocks)
+                .saturating_sub(c.live_blocks);
+            cached = cached.saturating_add(blocks.saturating_mul(c.size));
+        }
+        self.thread_cache_bytes = cached;
+        self.free_retained_bytes = self
+            .resident_bytes
+            .saturating_sub(self.metadata_bytes)
+            .saturating_sub(self.live_bytes)
+            .saturating_sub(cached);
+    }
+
     /// Recomputes every derived field from the counted ones.
     pub(crate) fn derive(&mut self) {
         let (mut m, mut f) = (0u64, 0u64);
@@ -212,7 +250,8 @@ impl Snapshot {
     }
 
     /// What happened between `earlier` and `self`: cumulative counters subtract, gauges
-    /// (`peak_live_bytes`, `spans_in_use`, `threads_live`) keep `self`'s value, and the live
+    /// (`peak_live_bytes`, `spans_in_use`, `threads_live`, the four heap gauges from
+    /// `resident_bytes` on) keep `self`'s value, and the live
     /// figures become the net change (saturating at 0; see [`Snapshot::net_bytes`]).
     pub fn diff(&self, earlier: &Snapshot) -> Snapshot {
         let mut d = Snapshot {
@@ -232,6 +271,10 @@ impl Snapshot {
                 .os_released_bytes
                 .saturating_sub(earlier.os_released_bytes),
             spans_in_use: self.spans_in_use,
+            resident_bytes: self.resident_bytes,
+            metadata_bytes: self.metadata_bytes,
+            thread_cache_bytes: self.thread_cache_bytes,
+            free_retained_bytes: self.free_retained_bytes,
             threads_live: self.threads_live,
             threads_exited: self.threads_exited.saturating_sub(earlier.threads_exited),
             class_count: self.class_count,

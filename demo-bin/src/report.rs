@@ -208,13 +208,13 @@ pub fn pool_alloc_config() -> String {
     use alloc_core::config as c;
     format!(
         "pool-alloc: {} size classes up to {} KiB in {} KiB spans of {} MiB arenas; \
-         large blocks above that, {} MiB cache; {} empty spans kept before pages go back to the OS",
+         large blocks above that, {} MiB cache; free memory goes back to the OS after {} ms",
         c::NUM_CLASSES,
         c::MAX_SMALL / 1024,
         c::SPAN_SIZE / 1024,
         c::ARENA_SIZE >> 20,
         c::LARGE_CACHE_MAX_BYTES >> 20,
-        c::MAX_DIRTY_SPANS
+        c::decay_ms()
     )
 }
 
