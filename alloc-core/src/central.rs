@@ -1,7 +1,11 @@
-//! Central lists: one per size class, shared by all threads, each a lock around the class's
-//! partial spans (Go's `mcentral`; docs/architecture.md, step 3). Thread caches `refill` a
-//! batch of blocks from here and `flush` a batch back; blocks freed by another thread than the
-//! one that allocated them simply come back through that thread's flush.
+//! Central lists: per size class, [`shards`] of them, each a lock around its partial spans and
+//! its transfer cache (Go's `mcentral`, sharded; docs/architecture.md, step 3). Every span
+//! belongs to one shard, the shard of the thread cache that took it from the page heap; a
+//! thread cache refills from its own shard, and a flushed batch goes to the shard of its
+//! blocks' span. So a block freed by another thread goes back to the shard of the thread that
+//! allocated it, and a producer→consumer pair meets on its own shard's lock, not on one lock
+//! per class that every pair shares (snmalloc's "send it back to its owner", with a lock per
+//! owner shard instead of a message queue).
 //!
 //! Decay: each list stamps its last refill or flush and each span its last give-back; the
 //! scavenger calls [`CentralList::decay`], which hands an idle transfer cache back to its
@@ -13,6 +17,8 @@ use alloc_stats::HeapCounters;
 
 use crate::decay;
 use crate::page_heap::PAGE_HEAP;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
 use crate::size_class::{SizeClass, BATCH, NUM_CLASSES};
 use crate::span::{span_of, Block, Span, SpanState};
 use crate::sync::Lock;
@@ -54,15 +60,113 @@ unsafe impl Send for CentralList {}
 #[repr(align(64))]
 pub struct Padded(pub Lock<CentralList>);
 
-/// The central lists, indexed by size class. A global because every thread refills from and
-/// flushes to the same lists; each lock protects its class's spans and parked batches.
-pub static CENTRAL: [Padded; NUM_CLASSES] =
-    [const { Padded(Lock::new(CentralList::new())) }; NUM_CLASSES];
+/// Most shards per class.
+pub const MAX_SHARDS: usize = 32;
 
-/// The central list of `class`.
+/// The shards in use: a power of two, `2 × online CPUs` rounded up, at most [`MAX_SHARDS`]
+/// (set once by [`init_shards`]; 1 before).
+static SHARDS: AtomicUsize = AtomicUsize::new(1);
+
+/// Sets the number of shards from the CPU count. Called once at start-up, before any thread
+/// cache exists.
+pub fn init_shards(cpus: usize) {
+    SHARDS.store(
+        (2 * cpus.max(1)).next_power_of_two().min(MAX_SHARDS),
+        Relaxed,
+    );
+}
+
+/// The shards in use (a power of two).
 #[inline]
-pub fn central(class: SizeClass) -> &'static Lock<CentralList> {
-    &CENTRAL[class].0
+pub fn shards() -> usize {
+    SHARDS.load(Relaxed)
+}
+
+/// The central lists, indexed by size class and shard. A global because every thread refills
+/// from and flushes to the same lists; each lock protects its shard's spans and parked
+/// batches.
+pub static CENTRAL: [[Padded; MAX_SHARDS]; NUM_CLASSES] =
+    [const { [const { Padded(Lock::new(CentralList::new())) }; MAX_SHARDS] }; NUM_CLASSES];
+
+/// The central list of `class` in `shard`.
+#[inline]
+pub fn central(class: SizeClass, shard: usize) -> &'static Lock<CentralList> {
+    &CENTRAL[class][shard % MAX_SHARDS].0
+}
+
+/// Hands `count` dead blocks of `class` linked from `head` back to the central lists: a whole
+/// batch is parked in the transfer cache of its first block's shard, other blocks go to their
+/// spans, each under its own shard's lock (one lock at a time).
+///
+/// # Safety
+/// The list holds `count` dead blocks of `class` handed out by this allocator.
+pub unsafe fn flush(class: SizeClass, head: *mut Block, count: usize) {
+    // SAFETY: `head` is a block this allocator handed out, so its span is assigned and its
+    // shard does not change while the block is out.
+    let shard = unsafe { (*span_of(head.cast())).shard } as usize;
+    let mut foreign = Foreign::new();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        central(class, shard)
+            .lock()
+            .flush(class, shard, head, count, &mut foreign)
+    };
+    // SAFETY: the blocks of other shards that the flush set aside.
+    unsafe { foreign.send(class) };
+}
+
+/// Dead blocks of one class on their way to the shards that own their spans (set aside while
+/// another shard's lock was held).
+///
+/// Invariant: `head` links exactly `count` dead blocks of the class.
+pub struct Foreign {
+    head: *mut Block,
+    count: usize,
+}
+
+impl Foreign {
+    /// None yet.
+    pub const fn new() -> Self {
+        Foreign {
+            head: ptr::null_mut(),
+            count: 0,
+        }
+    }
+
+    /// # Safety
+    /// `b` is a dead block of the list's class.
+    unsafe fn push(&mut self, b: *mut Block) {
+        // SAFETY: `b` is dead and ours (caller): its first word becomes the link.
+        unsafe { (*b).next = self.head };
+        self.head = b;
+        self.count += 1;
+    }
+
+    /// Gives the blocks to the spans of their own shards, one shard's lock at a time, with no
+    /// other central lock held.
+    ///
+    /// # Safety
+    /// The blocks are of `class`; the caller holds no central list's lock.
+    pub unsafe fn send(mut self, class: SizeClass) {
+        while self.count > 0 {
+            let (head, count) = (self.head, self.count);
+            self = Foreign::new();
+            // SAFETY: a dead block handed out by this allocator: its span's shard is stable.
+            let shard = unsafe { (*span_of(head.cast())).shard } as usize;
+            // SAFETY: `head` links `count` dead blocks of `class`; at least the first one is
+            // this shard's, so each round makes progress.
+            unsafe {
+                central(class, shard).lock().flush_to_spans(
+                    class,
+                    shard,
+                    head,
+                    count,
+                    decay::now(),
+                    &mut self,
+                )
+            };
+        }
+    }
 }
 
 impl CentralList {
@@ -75,9 +179,10 @@ impl CentralList {
         }
     }
 
-    /// Takes up to `want` blocks of `class`, as a list. Returns (head, count); count is 0 only
-    /// when the OS has no memory left.
-    pub fn refill(&mut self, class: SizeClass, want: usize) -> (*mut Block, usize) {
+    /// Takes up to `want` blocks of `class`, as a list; this list is `shard`'s, which a span
+    /// fresh from the page heap joins. Returns (head, count); count is 0 only when the OS has
+    /// no memory left.
+    pub fn refill(&mut self, class: SizeClass, shard: usize, want: usize) -> (*mut Block, usize) {
         self.last_active = decay::now();
         if want == BATCH[class] as usize && self.parked > 0 {
             self.parked -= 1;
@@ -93,7 +198,10 @@ impl CentralList {
                     break;
                 }
                 // SAFETY: a freshly assigned span, owned by this list from now on.
-                unsafe { self.push(span) };
+                unsafe {
+                    (*span).shard = shard as u8;
+                    self.push(span);
+                }
             }
             // SAFETY: `span` is in our partial list and we hold the list's lock.
             unsafe {
@@ -108,15 +216,24 @@ impl CentralList {
             }
         }
         #[cfg(feature = "debug-invariants")]
-        self.check(class);
+        self.check(class, shard);
         (head, count)
     }
 
-    /// Takes back `count` blocks of `class` linked from `head`.
+    /// Takes back `count` blocks of `class` linked from `head` (this list is `shard`'s): a
+    /// whole batch is parked, else each block of this shard goes to its span, and the blocks
+    /// of other shards go to `foreign`, for the caller to send once it holds no lock.
     ///
     /// # Safety
     /// The list holds `count` dead blocks of `class` handed out by this allocator.
-    pub unsafe fn flush(&mut self, class: SizeClass, head: *mut Block, count: usize) {
+    unsafe fn flush(
+        &mut self,
+        class: SizeClass,
+        shard: usize,
+        head: *mut Block,
+        count: usize,
+        foreign: &mut Foreign,
+    ) {
         self.last_active = decay::now();
         if count == BATCH[class] as usize && self.parked < TRANSFER_SLOTS {
             self.batches[self.parked] = head;
@@ -124,24 +241,27 @@ impl CentralList {
             return;
         }
         // SAFETY: forwarded from the caller.
-        unsafe { self.flush_to_spans(class, head, count, self.last_active) };
+        unsafe { self.flush_to_spans(class, shard, head, count, self.last_active, foreign) }
     }
 
     /// Gives every parked batch back to its spans, stamped `stamp`, so that empty spans can
     /// return to the page heap.
-    fn drain(&mut self, class: SizeClass, stamp: u32) {
+    fn drain(&mut self, class: SizeClass, shard: usize, stamp: u32, foreign: &mut Foreign) {
         while self.parked > 0 {
             self.parked -= 1;
             let head = self.batches[self.parked];
             // SAFETY: a parked batch holds BATCH[class] dead blocks of `class`.
-            unsafe { self.flush_to_spans(class, head, BATCH[class] as usize, stamp) };
+            unsafe {
+                self.flush_to_spans(class, shard, head, BATCH[class] as usize, stamp, foreign)
+            };
         }
     }
 
     /// `PoolAlloc::trim`: drains the transfer cache and purges the free pages of every
-    /// partial span. Returns the bytes purged.
-    pub fn trim(&mut self, class: SizeClass) -> usize {
-        self.drain(class, decay::now());
+    /// partial span (this list is `shard`'s; parked blocks of other shards go to `foreign`).
+    /// Returns the bytes purged.
+    pub fn trim(&mut self, class: SizeClass, shard: usize, foreign: &mut Foreign) -> usize {
+        self.drain(class, shard, decay::now(), foreign);
         let mut bytes = 0;
         let mut s = self.partial;
         while !s.is_null() {
@@ -155,7 +275,7 @@ impl CentralList {
         }
         HeapCounters::add(&heap().os_released, bytes);
         #[cfg(feature = "debug-invariants")]
-        self.check(class);
+        self.check(class, shard);
         bytes
     }
 
@@ -163,11 +283,17 @@ impl CentralList {
     /// to its spans (stamped with its last activity, so the spans it empties are as old), and
     /// spans that got blocks back and were quiet since are purged (at most
     /// [`PURGE_PER_PASS`]). Returns true if something is left that may age later.
-    pub fn decay(&mut self, class: SizeClass, now: u32) -> bool {
+    pub fn decay(
+        &mut self,
+        class: SizeClass,
+        shard: usize,
+        now: u32,
+        foreign: &mut Foreign,
+    ) -> bool {
         let mut pending = false;
         if self.parked > 0 {
             if decay::aged(self.last_active, now) {
-                self.drain(class, self.last_active);
+                self.drain(class, shard, self.last_active, foreign);
             } else {
                 pending = true;
             }
@@ -190,28 +316,36 @@ impl CentralList {
         }
         HeapCounters::add(&heap().os_released, bytes);
         #[cfg(feature = "debug-invariants")]
-        self.check(class);
+        self.check(class, shard);
         pending
     }
 
-    /// Returns `count` blocks linked from `head` to their spans, one by one; spans that get
-    /// blocks back are stamped `stamp`, and one that becomes empty goes to the page heap.
+    /// Returns `count` blocks linked from `head` to their spans, one by one (this list is
+    /// `shard`'s; blocks of other shards' spans go to `foreign`); spans that get blocks back
+    /// are stamped `stamp`, and one that becomes empty goes to the page heap.
     ///
     /// # Safety
     /// As [`CentralList::flush`].
     unsafe fn flush_to_spans(
         &mut self,
         class: SizeClass,
+        shard: usize,
         mut head: *mut Block,
         count: usize,
         stamp: u32,
+        foreign: &mut Foreign,
     ) {
         for _ in 0..count {
             // SAFETY: `head` is one of the caller's dead blocks; its span is found from its
-            // address, and we hold the lock of its class's list.
+            // address, and we hold the lock of its shard's list, or set it aside for its own.
             unsafe {
                 let next = (*head).next;
                 let span = span_of(head.cast());
+                if (*span).shard as usize != shard && (*span).state != SpanState::Free {
+                    foreign.push(head);
+                    head = next;
+                    continue;
+                }
                 if (*span).state == SpanState::Free
                     || (*span).class as usize != class
                     || (*span).used == 0
@@ -235,7 +369,7 @@ impl CentralList {
             }
         }
         #[cfg(feature = "debug-invariants")]
-        self.check(class);
+        self.check(class, shard);
     }
 
     /// # Safety
@@ -274,7 +408,7 @@ impl CentralList {
 
     /// Checks the list's and its spans' invariants; aborts if one is broken.
     #[cfg(feature = "debug-invariants")]
-    pub fn check(&self, class: SizeClass) {
+    pub fn check(&self, class: SizeClass, shard: usize) {
         for &batch in &self.batches[..self.parked] {
             let mut n = 0;
             let mut b = batch;
@@ -299,6 +433,7 @@ impl CentralList {
             unsafe {
                 if (*s).prev != prev
                     || (*s).class as usize != class
+                    || (*s).shard as usize != shard
                     || (*s).state != SpanState::Partial
                 {
                     crate::os::fatal("central check: broken partial list");

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use alloc_stats::{Registry, Snapshot, ThreadStats, LARGE};
 
-use crate::central::{central, CENTRAL};
+use crate::central::{self, central, Foreign, CENTRAL};
 use crate::decay;
 use crate::large::{self, LARGE_CACHE};
 use crate::meta::THREAD_CACHES;
@@ -72,6 +72,7 @@ pub fn init_once() {
                 os::fatal("the kernel's page size is not 4 KiB");
             }
             decay::init_from_env();
+            central::init_shards(os::cpu_count());
             scavenger::init_from_env();
             if !EXIT_KEY.create(thread_exit) {
                 os::fatal("pthread_key_create failed");
@@ -106,7 +107,7 @@ unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
 /// `pthread_atfork` prepare: take every lock, in the order the allocator nests them (central
 /// lists, then the page heap), then the leaves; so the child starts with consistent state.
 unsafe extern "C" fn fork_prepare() {
-    for c in CENTRAL.iter() {
+    for c in CENTRAL.iter().flatten() {
         c.0.lock_for_fork();
     }
     PAGE_HEAP.lock_for_fork();
@@ -127,7 +128,7 @@ unsafe fn fork_release() {
         THREAD_CACHES.unlock_after_fork();
         LARGE_CACHE.unlock_after_fork();
         PAGE_HEAP.unlock_after_fork();
-        for c in CENTRAL.iter() {
+        for c in CENTRAL.iter().flatten() {
             c.0.unlock_after_fork();
         }
     }
@@ -174,7 +175,14 @@ impl PoolAlloc {
             unsafe { (*tc).flush_all() };
         }
         for class in 0..NUM_CLASSES {
-            central(class).lock().trim(class);
+            for shard in 0..central::shards() {
+                let mut foreign = Foreign::new();
+                central(class, shard)
+                    .lock()
+                    .trim(class, shard, &mut foreign);
+                // SAFETY: blocks of `class`; the shard's lock was released above.
+                unsafe { foreign.send(class) };
+            }
         }
         PAGE_HEAP.lock().release_all();
         large::release_all();
@@ -278,7 +286,7 @@ unsafe fn alloc_small_slow<const RECORD: bool>(
         }
         b
     } else {
-        let (b, n) = central(class).lock().refill(class, 1);
+        let (b, n) = central(class, 0).lock().refill(class, 0, 1);
         if n == 1 {
             // A pass-through "cache" of one block: the refill and the alloc are both counted,
             // so that the thread-cache gauge stays exact.
@@ -401,7 +409,7 @@ unsafe fn free_small_slow<const RECORD: bool>(
         // SAFETY: `b` is one dead block of `class`, terminated below.
         unsafe {
             (*b).next = ptr::null_mut();
-            central(class).lock().flush(class, b, 1);
+            central::flush(class, b, 1);
         }
         REGISTRY.with_orphan(|s| s.record_flush(class, 1));
         scavenger::kick();

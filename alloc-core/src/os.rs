@@ -296,3 +296,14 @@ pub fn env_u32(name: &core::ffi::CStr) -> Option<u32> {
             .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')),
     )
 }
+
+/// The number of online CPUs (at least 1).
+pub fn cpu_count() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n < 1 {
+        1
+    } else {
+        n as usize
+    }
+}

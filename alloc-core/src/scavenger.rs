@@ -13,7 +13,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 
-use crate::central::central;
+use crate::central::{self, central, Foreign};
 use crate::decay;
 use crate::large;
 use crate::os;
@@ -164,7 +164,14 @@ extern "C" fn main(_: *mut libc::c_void) -> *mut libc::c_void {
 pub fn pass(now: u32) -> bool {
     let mut pending = false;
     for class in 0..NUM_CLASSES {
-        pending |= central(class).lock().decay(class, now);
+        for shard in 0..central::shards() {
+            let mut foreign = Foreign::new();
+            pending |= central(class, shard)
+                .lock()
+                .decay(class, shard, now, &mut foreign);
+            // SAFETY: blocks of `class`; the shard's lock was released above.
+            unsafe { foreign.send(class) };
+        }
     }
     pending |= PAGE_HEAP.lock().release_aged(now);
     pending |= large::release_aged(now);

@@ -71,6 +71,9 @@ pub struct Span {
     pub decommitted: bool,
     /// Set when blocks came back since the span was last purged (a purge could find pages).
     pub needs_purge: bool,
+    /// The central shard whose list holds the span (set when a shard takes it from the page
+    /// heap; stable while any block of it is out).
+    pub shard: u8,
     /// Blocks that overlap a purged page (see the glossary).
     pub dormant: u32,
     /// When (decay clock, ms) the span last changed hands: blocks given back, or the span

@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use alloc_stats::ThreadStats;
 
-use crate::central::central;
+use crate::central::{self, central};
 use crate::global::REGISTRY;
 use crate::meta::THREAD_CACHES;
 
@@ -61,7 +61,12 @@ pub struct ThreadCache {
     pub stats: ThreadStats,
     /// The [`TRIM_EPOCH`] this cache last honoured.
     trim_epoch: u32,
+    /// The central shard this thread refills from (fixed at set-up, round robin).
+    shard: u32,
 }
+
+/// Hands out home shards round robin, so threads spread over the central shards.
+static NEXT_SHARD: AtomicU32 = AtomicU32::new(0);
 
 /// Bumped by `PoolAlloc::trim`: a thread whose cache saw an older value flushes its whole
 /// cache on its next refill or flush, so that a trim reaches every thread that still works.
@@ -129,7 +134,10 @@ impl ThreadCache {
         self.honour_trim();
         self.stats.record_miss(class);
         let batch = BATCH[class];
-        let (head, n) = central(class).lock().refill(class, batch as usize);
+        let shard = self.shard as usize;
+        let (head, n) = central(class, shard)
+            .lock()
+            .refill(class, shard, batch as usize);
         if n == 0 {
             return ptr::null_mut();
         }
@@ -177,7 +185,7 @@ impl ThreadCache {
         }
         list.len -= n;
         // SAFETY: the cut-off list holds `n` dead blocks of `class`.
-        unsafe { central(class).lock().flush(class, head, n as usize) };
+        unsafe { central::flush(class, head, n as usize) };
         self.stats.record_flush(class, n as usize);
     }
 
@@ -248,6 +256,8 @@ pub fn init_current() -> *mut ThreadCache {
         }
         ptr::addr_of_mut!((*tc).stats).write(ThreadStats::new());
         ptr::addr_of_mut!((*tc).trim_epoch).write(TRIM_EPOCH.load(Relaxed));
+        let shard = NEXT_SHARD.fetch_add(1, Relaxed) as usize & (central::shards() - 1);
+        ptr::addr_of_mut!((*tc).shard).write(shard as u32);
         REGISTRY.register(ptr::addr_of_mut!((*tc).stats));
     }
     // If glibc cannot store the key the cache still works; it is then not flushed at exit.

@@ -1,5 +1,6 @@
-//! fork: a multithreaded parent forks while other threads allocate; the child allocates, frees
-//! and exits 0 (the pthread_atfork handlers leave no lock held in the child).
+//! fork: a multithreaded parent forks while other threads allocate and the scavenger purges
+//! (a 5 ms decay keeps it busy); the child allocates, frees, gets a scavenger of its own and
+//! exits 0 (the pthread_atfork handlers leave no lock held in the child).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,11 +20,18 @@ fn child_work() -> bool {
             .sum::<usize>()
     });
     let sum = t.join().unwrap_or(0);
-    !v.is_empty() && big[(3 << 20) - 1] == 7 && sum == (0..1000).map(|i| i % 300 + 1).sum::<usize>()
+    drop(v.split_off(v.len() / 2));
+    drop(big.clone());
+    // The parent's scavenger did not come along; the frees above started the child's own.
+    GLOBAL.scavenger_running()
+        && !v.is_empty()
+        && big[(3 << 20) - 1] == 7
+        && sum == (0..1000).map(|i| i % 300 + 1).sum::<usize>()
 }
 
 #[test]
 fn child_of_a_multithreaded_parent_can_allocate() {
+    GLOBAL.set_decay_ms(5);
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..3)
         .map(|t| {
