@@ -271,3 +271,39 @@ fn gauges_add_up() {
         "trim flushed this thread's cache: {trimmed}"
     );
 }
+
+#[test]
+fn trim_from_main_with_an_idle_worker_leaves_only_its_bounded_cache() {
+    let _g = alone();
+    GLOBAL.trim();
+    let before = rss();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::spawn(move || {
+        let mut rng = Rng(0x0bad_cafe_1234_5678);
+        let blocks = burst(&mut rng, 256 * MIB, 16, 32 * 1024);
+        for b in blocks {
+            check_and_free(b);
+        }
+        ready_tx.send(()).unwrap();
+        rx.recv().unwrap(); // idle, blocked, its cache still full
+    });
+    ready_rx.recv().unwrap();
+    GLOBAL.trim();
+    let after = rss();
+    eprintln!(
+        "idle worker + trim: rss {} MiB, {} MiB before",
+        after / MIB,
+        before / MIB
+    );
+    // The worker's cache holds at most ~64 KiB per class, and each cached block pins only
+    // its own pages (everything around it was purged): a few MiB, not its spans.
+    assert!(
+        after <= before + 12 * MIB,
+        "rss {} MiB after trim with an idle worker, {} MiB before",
+        after / MIB,
+        before / MIB
+    );
+    tx.send(()).unwrap();
+    worker.join().unwrap();
+}
