@@ -15,6 +15,8 @@ use core::ptr;
 
 use alloc_stats::HeapCounters;
 
+use crate::stats::heap;
+
 use crate::decay;
 use crate::page_heap::PAGE_HEAP;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -46,10 +48,6 @@ pub struct CentralList {
 /// Most spans one [`CentralList::decay`] call purges, so that the scavenger holds a class's
 /// lock for a bounded time (about a millisecond at worst); the rest waits for its next pass.
 const PURGE_PER_PASS: usize = 16;
-
-fn heap() -> &'static HeapCounters {
-    &crate::global::REGISTRY.heap
-}
 
 // SAFETY: the spans it links live for the whole process in arenas; the surrounding lock
 // serialises all access.

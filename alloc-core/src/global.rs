@@ -8,18 +8,18 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use alloc_stats::{Registry, Snapshot, ThreadStats, LARGE};
 
+use crate::stats::REGISTRY;
+
 use crate::central::{self, central, Foreign, CENTRAL};
 use crate::decay;
 use crate::large::{self, LARGE_CACHE};
 use crate::meta::THREAD_CACHES;
-use crate::os::{self, ExitKey, PAGE};
+use crate::os::{self, PAGE};
 use crate::page_heap::PAGE_HEAP;
 use crate::scavenger;
-use crate::size_class::{
-    self, class_of, is_small, round_request, SizeClass, CLASS_SIZE, NUM_CLASSES,
-};
+use crate::size_class::{self, class_of, is_small, round_request, SizeClass, NUM_CLASSES};
 use crate::span::Block;
-use crate::thread_cache::{self, is_ready, ThreadCache, TRIM_EPOCH};
+use crate::thread_cache::{self, is_ready, ThreadCache, EXIT_KEY, TRIM_EPOCH};
 
 /// The pooling global allocator. All instances share one process-wide heap, so the type is a
 /// handle and [`PoolAlloc::new`] is a `const fn`:
@@ -40,32 +40,22 @@ pub struct PoolAlloc {
     _handle: (),
 }
 
-/// The counters of every thread of the heap. A global because the heap is global; its own
-/// lock protects the list of threads (see alloc-stats).
-pub static REGISTRY: Registry = Registry::new(&CLASS_SIZE, current_stats);
-
-/// The thread-exit hook's key. A global because one key serves every thread; set once by
-/// [`init_once`].
-pub static EXIT_KEY: ExitKey = ExitKey::new();
-
 /// 0: not initialised; 1: being initialised; 2: done. Guards [`init_once`].
 static INIT: AtomicU8 = AtomicU8::new(0);
 
-fn current_stats() -> *const ThreadStats {
-    let tc = thread_cache::current();
-    if is_ready(tc) {
-        // SAFETY: a ready cache is live while its thread runs, and this is that thread.
-        unsafe { ptr::addr_of!((*tc).stats) }
-    } else {
-        ptr::null()
-    }
+/// Builds the calling thread's cache, after the process-wide set-up (see
+/// `thread_cache::init_current`).
+#[cold]
+#[inline(never)]
+fn init_thread() -> *mut ThreadCache {
+    thread_cache::init_current(init_once)
 }
 
 /// Process-wide set-up, run by the first thread that builds a cache: checks the page size,
 /// creates the exit key, registers the fork handlers and the `ALLOC_STATS` exit report. None
 /// of these calls Rust's global allocator (glibc may use its own malloc).
 #[cold]
-pub fn init_once() {
+fn init_once() {
     match INIT.compare_exchange(0, 1, Ordering::Acquire, Ordering::Acquire) {
         Ok(_) => {
             if os::page_size() != PAGE {
@@ -274,7 +264,7 @@ unsafe fn alloc_small_slow<const RECORD: bool>(
     requested: usize,
 ) -> *mut u8 {
     if tc.is_null() {
-        tc = thread_cache::init_current();
+        tc = init_thread();
     }
     let allocated = size_class::size_of(class);
     let b = if is_ready(tc) {
@@ -329,7 +319,7 @@ fn alloc_large<const RECORD: bool>(layout: Layout, zero: bool) -> *mut u8 {
 fn cache_for_stats() -> *mut ThreadCache {
     let tc = thread_cache::current();
     if tc.is_null() {
-        thread_cache::init_current()
+        init_thread()
     } else {
         tc
     }
@@ -393,7 +383,7 @@ unsafe fn free_small_slow<const RECORD: bool>(
     b: *mut Block,
 ) {
     if tc.is_null() {
-        tc = thread_cache::init_current();
+        tc = init_thread();
     }
     if RECORD {
         with_stats(tc, |s| s.record_free(class, size_class::size_of(class)));

@@ -8,6 +8,8 @@
 
 use alloc_stats::HeapCounters;
 
+use crate::stats::heap;
+
 use crate::decay;
 use crate::os::{self, PAGE};
 use crate::sync::Lock;
@@ -36,10 +38,6 @@ pub struct LargeCache {
 /// The cache of free large ranges. A global because a large block may be freed by any
 /// thread; its lock protects the entries.
 pub static LARGE_CACHE: Lock<LargeCache> = Lock::new(LargeCache::new());
-
-fn heap() -> &'static HeapCounters {
-    &crate::global::REGISTRY.heap
-}
 
 /// Bytes a large request of `size` occupies: whole pages.
 #[inline]

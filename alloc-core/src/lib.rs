@@ -12,6 +12,7 @@ mod os;
 mod page_heap;
 mod scavenger;
 mod span;
+mod stats;
 mod sync;
 mod thread_cache;
 

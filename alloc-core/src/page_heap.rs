@@ -14,6 +14,8 @@ use core::ptr;
 
 use alloc_stats::HeapCounters;
 
+use crate::stats::heap;
+
 use crate::decay;
 use crate::os;
 use crate::size_class::{SizeClass, SPAN_SIZE};
@@ -53,10 +55,6 @@ pub static PAGE_HEAP: Lock<PageHeap> = Lock::new(PageHeap {
     dirty_len: 0,
     clean: ptr::null_mut(),
 });
-
-fn heap() -> &'static HeapCounters {
-    &crate::global::REGISTRY.heap
-}
 
 impl PageHeap {
     /// A span assigned to `class`, or null when the OS has no memory left.

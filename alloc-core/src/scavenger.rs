@@ -97,25 +97,20 @@ fn kick_slow() {
     if !ENABLED.load(Relaxed) {
         return;
     }
-    match STATE.load(SeqCst) {
-        IDLE => {
-            if STATE
-                .compare_exchange(IDLE, ACTIVE, SeqCst, Relaxed)
-                .is_ok()
-            {
-                os::futex_wake_one(&STATE);
-            }
-        }
-        OFF => {
-            if STATE
-                .compare_exchange(OFF, STARTING, SeqCst, Relaxed)
-                .is_ok()
-                && !os::spawn_detached(main)
-            {
-                STATE.store(FAILED, SeqCst);
-            }
-        }
-        _ => {}
+    let state = STATE.load(SeqCst);
+    if state == IDLE
+        && STATE
+            .compare_exchange(IDLE, ACTIVE, SeqCst, Relaxed)
+            .is_ok()
+    {
+        os::futex_wake_one(&STATE);
+    } else if state == OFF
+        && STATE
+            .compare_exchange(OFF, STARTING, SeqCst, Relaxed)
+            .is_ok()
+        && !os::spawn_detached(main)
+    {
+        STATE.store(FAILED, SeqCst);
     }
 }
 

@@ -21,11 +21,17 @@ use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use alloc_stats::ThreadStats;
 
 use crate::central::{self, central};
-use crate::global::REGISTRY;
 use crate::meta::THREAD_CACHES;
+use crate::os::ExitKey;
+use crate::stats::{self, REGISTRY};
 
 use crate::size_class::{SizeClass, BATCH, LIMIT, NUM_CLASSES};
 use crate::span::Block;
+
+/// The thread-exit hook's key: its destructor flushes the cache of an exiting thread. A global
+/// because one key serves every thread; created once at start-up (`global::init_once`), before
+/// any cache is built.
+pub static EXIT_KEY: ExitKey = ExitKey::new();
 
 /// The thread-local pointer value while a cache is being built or after it was torn down:
 /// allocations then use the shared (locked) path.
@@ -233,13 +239,14 @@ impl ThreadCache {
     }
 }
 
-/// Builds the calling thread's cache (first allocation of a thread). Returns the cache, or
+/// Builds the calling thread's cache (first allocation of a thread), after running
+/// `process_setup` (the process-wide set-up, a no-op after its first run). Returns the cache, or
 /// [`BUSY`] if it could not be built now (the caller then uses the shared path).
 #[cold]
 #[inline(never)]
-pub fn init_current() -> *mut ThreadCache {
+pub fn init_current(process_setup: fn()) -> *mut ThreadCache {
     set_current(BUSY);
-    crate::global::init_once();
+    process_setup(); // with BUSY set, anything it allocates takes the shared path
     let tc = THREAD_CACHES.lock().alloc().cast::<ThreadCache>();
     if tc.is_null() {
         set_current(ptr::null_mut()); // out of memory: try again on a later allocation
@@ -259,9 +266,10 @@ pub fn init_current() -> *mut ThreadCache {
         let shard = NEXT_SHARD.fetch_add(1, Relaxed) as usize & (central::shards() - 1);
         ptr::addr_of_mut!((*tc).shard).write(shard as u32);
         REGISTRY.register(ptr::addr_of_mut!((*tc).stats));
+        stats::set_current_stats(ptr::addr_of!((*tc).stats));
     }
     // If glibc cannot store the key the cache still works; it is then not flushed at exit.
-    crate::global::EXIT_KEY.set(tc.cast());
+    EXIT_KEY.set(tc.cast());
     set_current(tc);
     tc
 }
@@ -279,6 +287,7 @@ pub unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
     // SAFETY: `tc` is this thread's cache and nothing else uses it now that CURRENT is BUSY.
     unsafe {
         (*tc).flush_all();
+        stats::set_current_stats(ptr::null());
         REGISTRY.retire(ptr::addr_of_mut!((*tc).stats));
         THREAD_CACHES.lock().free(tc.cast());
     }

@@ -130,7 +130,7 @@ fn trim_with_survivors_keeps_them_intact_and_resident_near_live() {
     let blocks = burst(&mut rng, 256 * MIB, 16, 32 * 1024);
     let (mut keep, mut live) = (Vec::new(), 0);
     for b in blocks {
-        if rng.next() % 10 == 0 {
+        if rng.next().is_multiple_of(10) {
             live += b.1.size();
             keep.push(b);
         } else {

@@ -1,0 +1,36 @@
+//! The heap's counters: alloc-stats' [`Registry`] of every thread's counters, and its
+//! allocator-wide [`HeapCounters`] (OS bytes, spans, metadata). A leaf below every tier (Go's
+//! `mstats.go`): each tier counts what it maps and releases here, and reaches nothing above
+//! it. docs/stats.md tells how fresh each figure is.
+
+use core::cell::Cell;
+use core::ptr;
+
+use alloc_stats::{HeapCounters, Registry, ThreadStats};
+
+use crate::size_class::CLASS_SIZE;
+
+/// The counters of every thread of the heap. A global because the heap is global; its own
+/// lock protects the list of threads (see alloc-stats).
+pub static REGISTRY: Registry = Registry::new(&CLASS_SIZE, current_stats);
+
+thread_local! {
+    /// The calling thread's registered counters (null when it has none): what
+    /// `Region::thread` reads. A `const` `Cell` of a raw pointer: no destructor, no allocation.
+    static CURRENT_STATS: Cell<*const ThreadStats> = const { Cell::new(ptr::null()) };
+}
+
+fn current_stats() -> *const ThreadStats {
+    CURRENT_STATS.try_with(Cell::get).unwrap_or(ptr::null())
+}
+
+/// Records `stats` (or null) as the calling thread's registered counters.
+pub fn set_current_stats(stats: *const ThreadStats) {
+    let _ = CURRENT_STATS.try_with(|c| c.set(stats));
+}
+
+/// The allocator-wide figures every tier updates.
+#[inline]
+pub fn heap() -> &'static HeapCounters {
+    &REGISTRY.heap
+}
