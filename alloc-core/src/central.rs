@@ -345,7 +345,7 @@ impl CentralList {
                     continue;
                 }
                 if (*span).state == SpanState::Free
-                    || (*span).class as usize != class
+                    || (*span).class as usize != class.index()
                     || (*span).used == 0
                 {
                     crate::os::fatal(
@@ -413,7 +413,7 @@ impl CentralList {
             while !b.is_null() {
                 // SAFETY: parked blocks are dead blocks of this class; we hold the lock.
                 unsafe {
-                    if (*span_of(b.cast())).class as usize != class {
+                    if (*span_of(b.cast())).class as usize != class.index() {
                         crate::os::fatal("central check: a parked block of another class");
                     }
                     b = (*b).next;
@@ -430,7 +430,7 @@ impl CentralList {
             // SAFETY: spans in the list are valid; we hold the lock (caller).
             unsafe {
                 if (*s).prev != prev
-                    || (*s).class as usize != class
+                    || (*s).class as usize != class.index()
                     || (*s).shard as usize != shard
                     || (*s).state != SpanState::Partial
                 {

@@ -17,7 +17,7 @@ use crate::meta::THREAD_CACHES;
 use crate::os::{self, PAGE};
 use crate::page_heap::PAGE_HEAP;
 use crate::scavenger;
-use crate::size_class::{self, class_of, is_small, round_request, SizeClass, NUM_CLASSES};
+use crate::size_class::{self, class_of, is_small, round_request, SizeClass};
 use crate::span::Block;
 use crate::thread_cache::{self, is_ready, ThreadCache, EXIT_KEY, TRIM_EPOCH};
 
@@ -164,7 +164,7 @@ impl PoolAlloc {
             // SAFETY: the calling thread owns its ready cache.
             unsafe { (*tc).flush_all() };
         }
-        for class in 0..NUM_CLASSES {
+        for class in SizeClass::all() {
             for shard in 0..central::shards() {
                 let mut foreign = Foreign::new();
                 central(class, shard)
@@ -228,23 +228,23 @@ unsafe fn alloc_impl<const RECORD: bool>(layout: Layout) -> *mut u8 {
         let class = class_of(size);
         let tc = thread_cache::current();
         if is_ready(tc) {
-            // SAFETY: a ready cache belongs to this thread; class < NUM_CLASSES.
+            // SAFETY: a ready cache belongs to this thread.
             let b = unsafe { (*tc).pop(class) };
             if !b.is_null() {
                 if RECORD {
                     // SAFETY: as above.
                     unsafe {
                         (*tc).stats.record_alloc(
-                            class,
+                            class.index(),
                             layout.size(),
-                            size_class::size_of_unchecked(class),
+                            size_class::size_of(class),
                         )
                     };
                 }
                 return b.cast();
             }
         }
-        // SAFETY: class < NUM_CLASSES; tc is this thread's pointer.
+        // SAFETY: tc is this thread's pointer.
         return unsafe { alloc_small_slow::<RECORD>(tc, class, layout.size()) };
     }
     alloc_large::<RECORD>(layout, false)
@@ -255,7 +255,7 @@ unsafe fn alloc_impl<const RECORD: bool>(layout: Layout) -> *mut u8 {
 /// list directly.
 ///
 /// # Safety
-/// `class < NUM_CLASSES`; `tc` is `thread_cache::current()`.
+/// `tc` is `thread_cache::current()`.
 #[cold]
 #[inline(never)]
 unsafe fn alloc_small_slow<const RECORD: bool>(
@@ -272,7 +272,11 @@ unsafe fn alloc_small_slow<const RECORD: bool>(
         let b = unsafe { (*tc).refill(class) };
         if RECORD && !b.is_null() {
             // SAFETY: our own cache.
-            unsafe { (*tc).stats.record_alloc(class, requested, allocated) };
+            unsafe {
+                (*tc)
+                    .stats
+                    .record_alloc(class.index(), requested, allocated)
+            };
         }
         b
     } else {
@@ -281,10 +285,10 @@ unsafe fn alloc_small_slow<const RECORD: bool>(
             // A pass-through "cache" of one block: the refill and the alloc are both counted,
             // so that the thread-cache gauge stays exact.
             REGISTRY.with_orphan(|s| {
-                s.record_miss(class);
-                s.record_refill(class, 1);
+                s.record_miss(class.index());
+                s.record_refill(class.index(), 1);
                 if RECORD {
-                    s.record_alloc(class, requested, allocated);
+                    s.record_alloc(class.index(), requested, allocated);
                 }
             });
         }
@@ -341,7 +345,7 @@ unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
                 unsafe {
                     (*tc)
                         .stats
-                        .record_free(class, size_class::size_of_unchecked(class))
+                        .record_free(class.index(), size_class::size_of(class))
                 };
             }
             // SAFETY: as above; `p` is a dead block of `class` (caller: layout matches).
@@ -361,7 +365,7 @@ unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
 /// A thread cache's list went over its bound: hand a batch back, then let the scavenger know.
 ///
 /// # Safety
-/// `tc` is the calling thread's ready cache; `class < NUM_CLASSES`.
+/// `tc` is the calling thread's ready cache.
 #[cold]
 #[inline(never)]
 unsafe fn flush_slow(tc: *mut ThreadCache, class: SizeClass) {
@@ -386,7 +390,9 @@ unsafe fn free_small_slow<const RECORD: bool>(
         tc = init_thread();
     }
     if RECORD {
-        with_stats(tc, |s| s.record_free(class, size_class::size_of(class)));
+        with_stats(tc, |s| {
+            s.record_free(class.index(), size_class::size_of(class))
+        });
     }
     if is_ready(tc) {
         // SAFETY: our own, new cache.
@@ -401,7 +407,7 @@ unsafe fn free_small_slow<const RECORD: bool>(
             (*b).next = ptr::null_mut();
             central::flush(class, b, 1);
         }
-        REGISTRY.with_orphan(|s| s.record_flush(class, 1));
+        REGISTRY.with_orphan(|s| s.record_flush(class.index(), 1));
         scavenger::kick();
     }
 }
@@ -427,7 +433,7 @@ fn footprint(size: usize, align: usize) -> (usize, usize) {
     let r = round_request(size, align);
     if is_small(r) {
         let c = class_of(r);
-        (c, size_class::size_of(c))
+        (c.index(), size_class::size_of(c))
     } else {
         (LARGE, large::range_len(size))
     }

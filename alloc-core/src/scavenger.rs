@@ -18,7 +18,7 @@ use crate::decay;
 use crate::large;
 use crate::os;
 use crate::page_heap::PAGE_HEAP;
-use crate::size_class::NUM_CLASSES;
+use crate::size_class::SizeClass;
 
 /// Not started; the next [`kick`] starts it.
 const OFF: u32 = 0;
@@ -158,7 +158,7 @@ extern "C" fn main(_: *mut libc::c_void) -> *mut libc::c_void {
 /// cache, each under its own lock. Returns true if memory is left that may age later.
 pub fn pass(now: u32) -> bool {
     let mut pending = false;
-    for class in 0..NUM_CLASSES {
+    for class in SizeClass::all() {
         for shard in 0..central::shards() {
             let mut foreign = Foreign::new();
             pending |= central(class, shard)

@@ -162,7 +162,7 @@ impl Span {
         self.used = 0;
         self.block_size = size_class::size_of(class) as u32;
         self.capacity = size_class::CAPACITY[class];
-        self.class = class as u8;
+        self.class = class.index() as u8;
         self.state = SpanState::Full;
         // Pages of a reused span may still hold a former class's data: worth a purge later.
         self.needs_purge = true;

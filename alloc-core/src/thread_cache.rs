@@ -98,11 +98,10 @@ impl ThreadCache {
     /// Pops a block of `class`; null if the list is empty. (~4 instructions.)
     ///
     /// # Safety
-    /// `class < NUM_CLASSES`; called by the owning thread.
+    /// Called by the owning thread.
     #[inline(always)]
     pub unsafe fn pop(&mut self, class: SizeClass) -> *mut Block {
-        // SAFETY: class < NUM_CLASSES (caller).
-        let list = unsafe { self.lists.get_unchecked_mut(class) };
+        let list = &mut self.lists[class];
         let b = list.head;
         if !b.is_null() {
             // SAFETY: `b` heads our free list; its first word links the next block.
@@ -116,11 +115,10 @@ impl ThreadCache {
     /// flushed. (~5 instructions.)
     ///
     /// # Safety
-    /// `class < NUM_CLASSES`; `b` is a dead block of `class`; called by the owning thread.
+    /// `b` is a dead block of `class`; called by the owning thread.
     #[inline(always)]
     pub unsafe fn push(&mut self, class: SizeClass, b: *mut Block) -> bool {
-        // SAFETY: class < NUM_CLASSES (caller).
-        let list = unsafe { self.lists.get_unchecked_mut(class) };
+        let list = &mut self.lists[class];
         // SAFETY: `b` is dead and ours now; its first word becomes the link.
         unsafe { (*b).next = list.head };
         list.head = b;
@@ -133,12 +131,12 @@ impl ThreadCache {
     /// to the class's limit.
     ///
     /// # Safety
-    /// `class < NUM_CLASSES`; the list of `class` is empty; called by the owning thread.
+    /// The list of `class` is empty; called by the owning thread.
     #[cold]
     #[inline(never)]
     pub unsafe fn refill(&mut self, class: SizeClass) -> *mut Block {
         self.honour_trim();
-        self.stats.record_miss(class);
+        self.stats.record_miss(class.index());
         let batch = BATCH[class];
         let shard = self.shard as usize;
         let (head, n) = central(class, shard)
@@ -147,7 +145,7 @@ impl ThreadCache {
         if n == 0 {
             return ptr::null_mut();
         }
-        self.stats.record_refill(class, n);
+        self.stats.record_refill(class.index(), n);
         let list = &mut self.lists[class];
         // SAFETY: `head` links `n >= 1` blocks that are now ours.
         list.head = unsafe { (*head).next };
@@ -159,7 +157,7 @@ impl ThreadCache {
     /// Moves one batch of `class` back to the central list.
     ///
     /// # Safety
-    /// `class < NUM_CLASSES`; called by the owning thread.
+    /// Called by the owning thread.
     #[cold]
     #[inline(never)]
     pub unsafe fn flush(&mut self, class: SizeClass) {
@@ -172,7 +170,7 @@ impl ThreadCache {
     }
 
     /// # Safety
-    /// `class < NUM_CLASSES`, `n <= len`; called by the owning thread.
+    /// `n <= len`; called by the owning thread.
     unsafe fn flush_n(&mut self, class: SizeClass, n: u32) {
         if n == 0 {
             return;
@@ -192,7 +190,7 @@ impl ThreadCache {
         list.len -= n;
         // SAFETY: the cut-off list holds `n` dead blocks of `class`.
         unsafe { central::flush(class, head, n as usize) };
-        self.stats.record_flush(class, n as usize);
+        self.stats.record_flush(class.index(), n as usize);
     }
 
     /// Flushes the whole cache if a `trim` happened since this cache last looked.
@@ -211,7 +209,8 @@ impl ThreadCache {
     /// # Safety
     /// Called by the owning thread, or after it stopped using the cache.
     pub unsafe fn flush_all(&mut self) {
-        for (class, &batch) in BATCH.iter().enumerate() {
+        for class in SizeClass::all() {
+            let batch = BATCH[class];
             while self.lists[class].len >= batch {
                 // SAFETY: we own all lists; batch <= len.
                 unsafe { self.flush_n(class, batch) };

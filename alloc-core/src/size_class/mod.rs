@@ -21,8 +21,63 @@ pub const SPAN_SIZE: usize = 512 * 1024;
 /// log2 of [`SPAN_SIZE`].
 pub const SPAN_SHIFT: u32 = SPAN_SIZE.trailing_zeros();
 
-/// A size class index, `0..NUM_CLASSES`.
-pub type SizeClass = usize;
+/// A size class: an index `0..NUM_CLASSES`, as a type. Only [`class_of`], [`SizeClass::new`]
+/// and [`SizeClass::all`] make one, so "in range" is a property of every value, and the
+/// class-indexed tables (`BATCH[class]`, a thread cache's lists, the central lists) are
+/// indexed without a bounds check and without a `# Safety` clause.
+///
+/// Invariant: `self.0 < NUM_CLASSES`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SizeClass(u8);
+
+// Every entry of the lookup table is a class: `class_of` may wrap it without a check.
+const _: () = {
+    let mut i = 0;
+    while i < table::CLASS_LOOKUP.len() {
+        assert!((table::CLASS_LOOKUP[i] as usize) < NUM_CLASSES);
+        i += 1;
+    }
+    assert!(NUM_CLASSES <= u8::MAX as usize);
+};
+
+impl SizeClass {
+    /// Class `i`, if `i < NUM_CLASSES`.
+    pub const fn new(i: usize) -> Option<SizeClass> {
+        if i < NUM_CLASSES {
+            Some(SizeClass(i as u8))
+        } else {
+            None
+        }
+    }
+
+    /// Every class, smallest first.
+    pub fn all() -> impl Iterator<Item = SizeClass> {
+        (0..NUM_CLASSES as u8).map(SizeClass)
+    }
+
+    /// The index, `0..NUM_CLASSES`.
+    #[inline(always)]
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl<T> core::ops::Index<SizeClass> for [T; NUM_CLASSES] {
+    type Output = T;
+    #[inline(always)]
+    fn index(&self, class: SizeClass) -> &T {
+        // SAFETY: class.0 < NUM_CLASSES (the type's invariant).
+        unsafe { self.get_unchecked(class.index()) }
+    }
+}
+
+impl<T> core::ops::IndexMut<SizeClass> for [T; NUM_CLASSES] {
+    #[inline(always)]
+    fn index_mut(&mut self, class: SizeClass) -> &mut T {
+        // SAFETY: class.0 < NUM_CLASSES (the type's invariant).
+        unsafe { self.get_unchecked_mut(class.index()) }
+    }
+}
 
 /// Every class is a multiple of this, so requests aligned to at most this need no rounding.
 pub const MIN_ALIGN: usize = 8;
@@ -56,24 +111,13 @@ pub const fn is_small(rounded: usize) -> bool {
 /// request; only the lines of the sizes a program uses get cached).
 #[inline(always)]
 pub fn class_of(size: usize) -> SizeClass {
-    table::CLASS_LOOKUP[(size + 7) >> 3] as usize
+    SizeClass(table::CLASS_LOOKUP[(size + 7) >> 3])
 }
 
 /// Block size of `class`.
 #[inline(always)]
 pub fn size_of(class: SizeClass) -> usize {
     CLASS_SIZE[class] as usize
-}
-
-/// Block size of `class`, without a bounds check (for the fast paths).
-///
-/// # Safety
-/// `class < NUM_CLASSES`, as every value returned by [`class_of`] is.
-#[inline(always)]
-pub(crate) unsafe fn size_of_unchecked(class: SizeClass) -> usize {
-    debug_assert!(class < NUM_CLASSES);
-    // SAFETY: class < NUM_CLASSES (caller).
-    unsafe { *CLASS_SIZE.get_unchecked(class) as usize }
 }
 
 /// The size-class table as the Markdown table that docs/architecture.md carries (a test keeps
@@ -85,8 +129,12 @@ pub fn markdown_table() -> String {
         "| class | bytes | blocks/span | tail waste | batch | cache limit | max waste |\n|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for c in 0..NUM_CLASSES {
-        let size = size_of(c);
-        let prev = if c == 0 { 0 } else { size_of(c - 1) };
+        let size = CLASS_SIZE[c] as usize;
+        let prev = if c == 0 {
+            0
+        } else {
+            CLASS_SIZE[c - 1] as usize
+        };
         let cap = CAPACITY[c] as usize;
         let tail = SPAN_SIZE - cap * size;
         // the worst request in this class is prev + 1 bytes
@@ -118,12 +166,12 @@ mod tests {
     #[test]
     fn every_size_maps_to_the_smallest_class_that_fits_within_the_waste_bound() {
         for size in 1..=MAX_SMALL {
-            let c = class_of(size);
-            let cs = size_of(c);
+            let c = class_of(size).index();
+            let cs = CLASS_SIZE[c] as usize;
             assert!(cs >= size, "size {size} -> class {c} ({cs} B) too small");
             if c > 0 {
                 assert!(
-                    size_of(c - 1) < size,
+                    (CLASS_SIZE[c - 1] as usize) < size,
                     "size {size} -> class {c} ({cs} B) not the smallest"
                 );
             }
@@ -166,7 +214,7 @@ mod tests {
     #[test]
     fn spans_hold_whole_blocks_with_bounded_tail_waste() {
         for (c, &cap) in CAPACITY.iter().enumerate() {
-            let cs = size_of(c);
+            let cs = CLASS_SIZE[c] as usize;
             let cap = cap as usize;
             assert_eq!(cap, SPAN_SIZE / cs);
             assert!(cap >= 8, "class {c} has only {cap} blocks per span");
@@ -207,7 +255,7 @@ mod tests {
             assert!(b <= CAPACITY[c] as usize);
             // the per-class bound of a thread cache: at most 64 KiB or two blocks
             assert!(
-                l * size_of(c) <= 64 * 1024 || l == 2,
+                l * CLASS_SIZE[c] as usize <= 64 * 1024 || l == 2,
                 "class {c}: limit {l}"
             );
         }
