@@ -130,6 +130,7 @@ fn tick_ms() -> u32 {
 
 extern "C" fn main(_: *mut libc::c_void) -> *mut libc::c_void {
     os::block_all_signals();
+    os::name_thread(c"poolalloc-scav");
     STATE.store(ACTIVE, SeqCst);
     loop {
         if !ENABLED.load(SeqCst) {
