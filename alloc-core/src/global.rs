@@ -17,9 +17,9 @@ use crate::meta::THREAD_CACHES;
 use crate::os::{self, PAGE};
 use crate::page_heap::PAGE_HEAP;
 use crate::scavenger;
-use crate::size_class::{self, class_of, is_small, round_request, SizeClass};
+use crate::size_class::{self, class_of, is_small, round_request, SizeClass, NUM_CLASSES};
 use crate::span::Block;
-use crate::thread_cache::{self, is_ready, ThreadCache, EXIT_KEY, TRIM_EPOCH};
+use crate::thread_cache::{self, is_ready, Drained, ThreadCache, CACHES, EXIT_KEY, TRIM_EPOCH};
 
 /// The pooling global allocator. All instances share one process-wide heap, so the type is a
 /// handle and [`PoolAlloc::new`] is a `const fn`:
@@ -97,6 +97,7 @@ unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
 /// `pthread_atfork` prepare: take every lock, in the order the allocator nests them (central
 /// lists, then the page heap), then the leaves; so the child starts with consistent state.
 unsafe extern "C" fn fork_prepare() {
+    CACHES.lock_for_fork();
     for c in CENTRAL.iter().flatten() {
         c.0.lock_for_fork();
     }
@@ -121,6 +122,7 @@ unsafe fn fork_release() {
         for c in CENTRAL.iter().flatten() {
             c.0.unlock_after_fork();
         }
+        CACHES.unlock_after_fork();
     }
 }
 
@@ -133,6 +135,7 @@ unsafe extern "C" fn fork_parent() {
 unsafe extern "C" fn fork_child() {
     REGISTRY.fork_child();
     scavenger::forget_after_fork();
+    os::membarrier_forget();
     // SAFETY: the child's only thread is a copy of the one that ran fork_prepare. The other
     // threads' caches are gone with their threads; their blocks stay allocated (a bounded
     // leak of at most one cache per thread that existed at fork).
@@ -152,8 +155,10 @@ impl PoolAlloc {
     }
 
     /// Gives back to the OS what the heap holds but nobody uses, like glibc's `malloc_trim`:
-    /// flushes the calling thread's cache and asks every other thread to flush its own on its
-    /// next refill or flush; hands every transfer cache back to its spans; gives back the
+    /// flushes the calling thread's cache, takes the blocks of every other thread's cache but
+    /// two per list (running or blocked: see `thread_cache.rs`; a thread inside one of its
+    /// slow paths flushes its own on its next one instead); hands every transfer cache back
+    /// to its spans; gives back the
     /// pages of every empty span and every whole free page inside partly used spans; unmaps
     /// every cached large range. Never needed for correctness: decay does the same over time
     /// (docs/architecture.md, "Memory: decay, trim, gauges").
@@ -163,6 +168,18 @@ impl PoolAlloc {
         if is_ready(tc) {
             // SAFETY: the calling thread owns its ready cache.
             unsafe { (*tc).flush_all() };
+        }
+        let mut drained = Drained {
+            lists: [(ptr::null_mut(), 0); NUM_CLASSES],
+        };
+        thread_cache::drain_others(&mut drained);
+        for class in SizeClass::all() {
+            let (head, n) = drained.lists[class];
+            if n > 0 {
+                // SAFETY: `n` dead blocks of `class`, out of every cache now; no lock held.
+                unsafe { central::flush(class, head, n) };
+                REGISTRY.with_orphan(|s| s.record_flush(class.index(), n));
+            }
         }
         for class in SizeClass::all() {
             for shard in 0..central::shards() {

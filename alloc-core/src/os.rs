@@ -313,3 +313,45 @@ pub fn name_thread(name: &core::ffi::CStr) {
     // SAFETY: `name` is NUL-terminated and short enough; pthread_self is always valid.
     unsafe { libc::pthread_setname_np(libc::pthread_self(), name.as_ptr()) };
 }
+
+/// 0: not asked yet; 1: registered for private expedited membarrier; 2: unavailable.
+static MEMBARRIER: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+/// Registers this process for [`membarrier`] the first time it is asked; false if the kernel
+/// (older than 4.14, or a seccomp filter) refuses.
+pub fn membarrier_ready() -> bool {
+    use core::sync::atomic::Ordering::Relaxed;
+    match MEMBARRIER.load(Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            // SAFETY: membarrier takes no pointers.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_membarrier,
+                    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                    0,
+                    0,
+                )
+            };
+            MEMBARRIER.store(if rc == 0 { 1 } else { 2 }, Relaxed);
+            rc == 0
+        }
+    }
+}
+
+/// Makes every running thread of the process execute a full memory barrier before this
+/// returns (threads not running pass one when they are scheduled); false on failure.
+pub fn membarrier() -> bool {
+    // SAFETY: membarrier takes no pointers.
+    let rc = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
+    rc == 0
+}
+
+/// After `fork`, in the child: ask the kernel again before the next [`membarrier`].
+pub fn membarrier_forget() {
+    MEMBARRIER.store(0, core::sync::atomic::Ordering::Relaxed);
+}

@@ -73,6 +73,22 @@ impl<T> Lock<T> {
         }
     }
 
+    /// Acquires the lock if it is free, without a guard: true if it did. Pair with
+    /// [`Lock::release`] (for locks held across calls, such as a drainer's).
+    pub fn try_acquire(&self) -> bool {
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Releases a lock taken by [`Lock::try_acquire`].
+    ///
+    /// # Safety
+    /// The calling thread took the lock with `try_acquire` and holds no guard of it.
+    pub unsafe fn release(&self) {
+        self.unlock();
+    }
+
     /// Acquires the lock and leaks the guard: for `pthread_atfork`'s prepare handler, which
     /// must keep locks held across `fork`.
     pub fn lock_for_fork(&self) {

@@ -13,10 +13,22 @@
 //! never recurses into a half-built cache nor waits on itself. At exit the hook flushes every
 //! list to the central lists, folds the thread's counters into the totals and recycles the
 //! record.
+//!
+//! Draining another thread's cache (`PoolAlloc::trim`, [`drain_others`]): a thread that is
+//! blocked keeps its cache, and its fast path takes no lock, so a drainer cannot simply take
+//! the lists. It (1) takes the cache's lock, which the owner holds in every slow path, so the
+//! owner is not in one; (2) swaps the owner's thread-local pointer to [`PAUSED`], so that every
+//! operation the owner *starts* from then on takes the shared path and leaves the lists alone;
+//! (3) runs `membarrier`, so that the owner's next operation sees the swap (a full barrier on
+//! every running thread of the process); now at most one operation of the owner is still in
+//! flight on the lists, one that read the pointer before the swap, and it touches only a
+//! list's head and the head block's link; (4) cuts every list after its second block and takes
+//! the rest, which such an operation never reaches; (5) marks the cache for a recount of its
+//! lengths (the owner's next slow path, under the lock, recounts) and swaps the pointer back.
 
 use core::cell::Cell;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::*};
 
 use alloc_stats::ThreadStats;
 
@@ -25,8 +37,10 @@ use crate::meta::THREAD_CACHES;
 use crate::os::ExitKey;
 use crate::stats::{self, REGISTRY};
 
+use crate::os;
 use crate::size_class::{SizeClass, BATCH, LIMIT, NUM_CLASSES};
 use crate::span::Block;
+use crate::sync::Lock;
 
 /// The thread-exit hook's key: its destructor flushes the cache of an exiting thread. A global
 /// because one key serves every thread; created once at start-up (`global::init_once`), before
@@ -36,29 +50,37 @@ pub static EXIT_KEY: ExitKey = ExitKey::new();
 /// The thread-local pointer value while a cache is being built or after it was torn down:
 /// allocations then use the shared (locked) path.
 pub const BUSY: *mut ThreadCache = ptr::without_provenance_mut(1);
+/// The thread-local pointer value while another thread drains the cache: allocations use
+/// the shared path until the drainer puts the cache back.
+pub const PAUSED: *mut ThreadCache = ptr::without_provenance_mut(2);
 
 thread_local! {
     /// This thread's cache: null before the first allocation, [`BUSY`] during set-up and
-    /// after exit, else a live cache. A `Cell` of a raw pointer has no destructor, so std
-    /// registers nothing for it and reaching it is a plain TLS load.
-    static CURRENT: Cell<*mut ThreadCache> = const { Cell::new(ptr::null_mut()) };
+    /// after exit, [`PAUSED`] while drained, else a live cache. An atomic (a drainer swaps
+    /// it), read with a relaxed load: a plain TLS load, no destructor, no allocation.
+    static CURRENT: AtomicPtr<ThreadCache> = const { AtomicPtr::new(ptr::null_mut()) };
 }
 
 /// One size class's free list.
 ///
-/// Invariant: `head` links exactly `len` free blocks of the class; `len <= max + 1` between
-/// calls (a push that makes it `max + 1` flushes at once), `BATCH <= max <= LIMIT`.
+/// Invariant: `head` links at most `len` free blocks of the class, exactly `len` unless
+/// `ThreadCache::recount` is set; `len <= max + 1` between calls (a push that makes it
+/// `max + 1` flushes at once), `BATCH <= max <= LIMIT`. Only the owner writes `head`,
+/// `len`, `max`; a drainer reads `head` (hence the atomic) and cuts the list after its second
+/// block.
 #[repr(C)]
 pub struct FreeList {
-    head: *mut Block,
-    len: u32,
-    max: u32,
+    head: AtomicPtr<Block>,
+    len: Cell<u32>,
+    max: Cell<u32>,
 }
 
 /// A thread's cache.
 ///
-/// Invariant: owned by exactly one thread while published in its `CURRENT`; `stats` is
-/// registered with [`REGISTRY`] for exactly that time.
+/// Invariants: owned by exactly one thread while published in its `CURRENT` (or `PAUSED`
+/// there by a drainer holding `lock`); `stats` is registered with [`REGISTRY`] and the cache
+/// is on [`CACHES`] for exactly that time. Never reached through `&mut`: a drainer may read
+/// list heads while the owner runs its fast path.
 #[repr(C)]
 pub struct ThreadCache {
     /// Touched on every malloc and free: first, so the lists start the record.
@@ -66,10 +88,36 @@ pub struct ThreadCache {
     /// This thread's counters (written only by this thread).
     pub stats: ThreadStats,
     /// The [`TRIM_EPOCH`] this cache last honoured.
-    trim_epoch: u32,
+    trim_epoch: Cell<u32>,
     /// The central shard this thread refills from (fixed at set-up, round robin).
     shard: u32,
+    /// Held by the owner in every slow path and by a drainer while it cuts the lists.
+    lock: Lock<()>,
+    /// Set by a drainer: list lengths are upper bounds until the owner recounts.
+    recount: AtomicBool,
+    /// The owner's `CURRENT`, which a drainer swaps to [`PAUSED`].
+    current: *const AtomicPtr<ThreadCache>,
+    /// Links on [`CACHES`] (written under its lock).
+    next: AtomicPtr<ThreadCache>,
+    prev: AtomicPtr<ThreadCache>,
+    /// Set by the one drainer (it holds [`CACHES`]) for the caches it paused.
+    paused: AtomicBool,
 }
+
+/// The live thread caches, for a drainer to find; its lock also orders thread exit against
+/// a drain (a cache leaves the list before its record is recycled).
+pub static CACHES: Lock<CacheList> = Lock::new(CacheList {
+    head: ptr::null_mut(),
+});
+
+/// The head of the list of live caches (linked through `ThreadCache::next`/`prev`).
+pub struct CacheList {
+    head: *mut ThreadCache,
+}
+
+// SAFETY: the caches it links live in `meta` records for the whole process; the lock around
+// it serialises every access to the links.
+unsafe impl Send for CacheList {}
 
 /// Hands out home shards round robin, so threads spread over the central shards.
 static NEXT_SHARD: AtomicU32 = AtomicU32::new(0);
@@ -81,17 +129,17 @@ pub static TRIM_EPOCH: AtomicU32 = AtomicU32::new(0);
 /// The calling thread's cache pointer (null, [`BUSY`], or a live cache).
 #[inline(always)]
 pub fn current() -> *mut ThreadCache {
-    CURRENT.try_with(|c| c.get()).unwrap_or(BUSY)
+    CURRENT.try_with(|c| c.load(Relaxed)).unwrap_or(BUSY)
 }
 
 /// True if `tc` is a live cache.
 #[inline(always)]
 pub fn is_ready(tc: *mut ThreadCache) -> bool {
-    tc as usize > BUSY as usize
+    tc as usize > PAUSED as usize
 }
 
 fn set_current(tc: *mut ThreadCache) {
-    let _ = CURRENT.try_with(|c| c.set(tc));
+    let _ = CURRENT.try_with(|c| c.store(tc, SeqCst));
 }
 
 impl ThreadCache {
@@ -100,13 +148,13 @@ impl ThreadCache {
     /// # Safety
     /// Called by the owning thread.
     #[inline(always)]
-    pub unsafe fn pop(&mut self, class: SizeClass) -> *mut Block {
-        let list = &mut self.lists[class];
-        let b = list.head;
+    pub unsafe fn pop(&self, class: SizeClass) -> *mut Block {
+        let list = &self.lists[class];
+        let b = list.head.load(Relaxed);
         if !b.is_null() {
             // SAFETY: `b` heads our free list; its first word links the next block.
-            list.head = unsafe { (*b).next };
-            list.len -= 1;
+            list.head.store(unsafe { (*b).next }, Relaxed);
+            list.len.set(list.len.get().wrapping_sub(1));
         }
         b
     }
@@ -117,13 +165,14 @@ impl ThreadCache {
     /// # Safety
     /// `b` is a dead block of `class`; called by the owning thread.
     #[inline(always)]
-    pub unsafe fn push(&mut self, class: SizeClass, b: *mut Block) -> bool {
-        let list = &mut self.lists[class];
+    pub unsafe fn push(&self, class: SizeClass, b: *mut Block) -> bool {
+        let list = &self.lists[class];
         // SAFETY: `b` is dead and ours now; its first word becomes the link.
-        unsafe { (*b).next = list.head };
-        list.head = b;
-        list.len += 1;
-        list.len > list.max
+        unsafe { (*b).next = list.head.load(Relaxed) };
+        list.head.store(b, Relaxed);
+        let len = list.len.get().wrapping_add(1);
+        list.len.set(len);
+        len > list.max.get()
     }
 
     /// Refills an empty list with a batch from the central list and returns one block of it;
@@ -134,7 +183,8 @@ impl ThreadCache {
     /// The list of `class` is empty; called by the owning thread.
     #[cold]
     #[inline(never)]
-    pub unsafe fn refill(&mut self, class: SizeClass) -> *mut Block {
+    pub unsafe fn refill(&self, class: SizeClass) -> *mut Block {
+        let _owner = self.lock.lock();
         self.honour_trim();
         self.stats.record_miss(class.index());
         let batch = BATCH[class];
@@ -146,11 +196,11 @@ impl ThreadCache {
             return ptr::null_mut();
         }
         self.stats.record_refill(class.index(), n);
-        let list = &mut self.lists[class];
+        let list = &self.lists[class];
         // SAFETY: `head` links `n >= 1` blocks that are now ours.
-        list.head = unsafe { (*head).next };
-        list.len = n as u32 - 1;
-        list.max = (list.max + batch).min(LIMIT[class]);
+        list.head.store(unsafe { (*head).next }, Relaxed);
+        list.len.set(n as u32 - 1);
+        list.max.set((list.max.get() + batch).min(LIMIT[class]));
         head
     }
 
@@ -160,9 +210,10 @@ impl ThreadCache {
     /// Called by the owning thread.
     #[cold]
     #[inline(never)]
-    pub unsafe fn flush(&mut self, class: SizeClass) {
+    pub unsafe fn flush(&self, class: SizeClass) {
+        let _owner = self.lock.lock();
         self.honour_trim();
-        let n = BATCH[class].min(self.lists[class].len);
+        let n = BATCH[class].min(self.lists[class].len.get());
         // SAFETY: we own the list of `class`.
         unsafe { self.flush_n(class, n) };
         #[cfg(feature = "debug-invariants")]
@@ -170,13 +221,13 @@ impl ThreadCache {
     }
 
     /// # Safety
-    /// `n <= len`; called by the owning thread.
-    unsafe fn flush_n(&mut self, class: SizeClass, n: u32) {
+    /// `n <= len`, lengths exact; called by the owning thread holding `lock`.
+    unsafe fn flush_n(&self, class: SizeClass, n: u32) {
         if n == 0 {
             return;
         }
-        let list = &mut self.lists[class];
-        let head = list.head;
+        let list = &self.lists[class];
+        let head = list.head.load(Relaxed);
         let mut tail = head;
         for _ in 1..n {
             // SAFETY: the list holds at least `n` blocks.
@@ -184,38 +235,63 @@ impl ThreadCache {
         }
         // SAFETY: `tail` is the n-th block of the list.
         unsafe {
-            list.head = (*tail).next;
+            list.head.store((*tail).next, Relaxed);
             (*tail).next = ptr::null_mut();
         }
-        list.len -= n;
+        list.len.set(list.len.get() - n);
         // SAFETY: the cut-off list holds `n` dead blocks of `class`.
         unsafe { central::flush(class, head, n as usize) };
         self.stats.record_flush(class.index(), n as usize);
     }
 
-    /// Flushes the whole cache if a `trim` happened since this cache last looked.
-    fn honour_trim(&mut self) {
-        let epoch = TRIM_EPOCH.load(Relaxed);
-        if epoch != self.trim_epoch {
-            self.trim_epoch = epoch;
-            // SAFETY: the owning thread is in one of its slow paths.
-            unsafe { self.flush_all() };
+    /// Start of every slow path (`lock` held): recounts the lists after a drain, and flushes
+    /// the whole cache if a `trim` happened since this cache last looked.
+    fn honour_trim(&self) {
+        if self.recount.swap(false, Acquire) {
+            for list in &self.lists {
+                let mut n = 0;
+                let mut b = list.head.load(Relaxed);
+                while !b.is_null() {
+                    n += 1;
+                    // SAFETY: blocks in our list are ours; the link is their first word.
+                    b = unsafe { (*b).next };
+                }
+                list.len.set(n);
+            }
         }
+        let epoch = TRIM_EPOCH.load(Relaxed);
+        if epoch != self.trim_epoch.get() {
+            self.trim_epoch.set(epoch);
+            // SAFETY: the owning thread is in one of its slow paths, holding `lock`.
+            unsafe { self.flush_all_locked() };
+        }
+    }
+
+    /// Flushes every list (`trim` by the owner); see [`ThreadCache::flush_all_locked`].
+    ///
+    /// # Safety
+    /// Called by the owning thread.
+    pub unsafe fn flush_all(&self) {
+        let _owner = self.lock.lock();
+        self.honour_trim();
+        // SAFETY: forwarded; we hold the lock.
+        unsafe { self.flush_all_locked() };
     }
 
     /// Flushes every list (thread exit, `trim`): whole batches first, which the central
     /// list's transfer cache takes in O(1) for the next thread to refill from, then the rest.
     ///
     /// # Safety
-    /// Called by the owning thread, or after it stopped using the cache.
-    pub unsafe fn flush_all(&mut self) {
+    /// Called by the owning thread (or after it stopped using the cache) holding `lock`, with
+    /// exact lengths.
+    unsafe fn flush_all_locked(&self) {
         for class in SizeClass::all() {
             let batch = BATCH[class];
-            while self.lists[class].len >= batch {
+            while self.lists[class].len.get() >= batch {
                 // SAFETY: we own all lists; batch <= len.
                 unsafe { self.flush_n(class, batch) };
             }
-            let n = self.lists[class].len;
+            let n = self.lists[class].len.get();
             // SAFETY: we own all lists; n == len.
             unsafe { self.flush_n(class, n) };
         }
@@ -226,13 +302,13 @@ impl ThreadCache {
     pub fn check(&self, class: SizeClass) {
         let list = &self.lists[class];
         let mut n = 0;
-        let mut b = list.head;
+        let mut b = list.head.load(Relaxed);
         while !b.is_null() {
             n += 1;
             // SAFETY: blocks in our list are ours; the link is their first word.
             b = unsafe { (*b).next };
         }
-        if n != list.len || list.len > list.max + 1 {
+        if n != list.len.get() || list.len.get() > list.max.get() + 1 {
             crate::os::fatal("thread cache check: list length does not match");
         }
     }
@@ -255,21 +331,31 @@ pub fn init_current(process_setup: fn()) -> *mut ThreadCache {
     unsafe {
         for (class, &batch) in BATCH.iter().enumerate() {
             ptr::addr_of_mut!((*tc).lists[class]).write(FreeList {
-                head: ptr::null_mut(),
-                len: 0,
-                max: batch,
+                head: AtomicPtr::new(ptr::null_mut()),
+                len: Cell::new(0),
+                max: Cell::new(batch),
             });
         }
         ptr::addr_of_mut!((*tc).stats).write(ThreadStats::new());
-        ptr::addr_of_mut!((*tc).trim_epoch).write(TRIM_EPOCH.load(Relaxed));
+        ptr::addr_of_mut!((*tc).trim_epoch).write(Cell::new(TRIM_EPOCH.load(Relaxed)));
         let shard = NEXT_SHARD.fetch_add(1, Relaxed) as usize & (central::shards() - 1);
         ptr::addr_of_mut!((*tc).shard).write(shard as u32);
+        ptr::addr_of_mut!((*tc).lock).write(Lock::new(()));
+        ptr::addr_of_mut!((*tc).recount).write(AtomicBool::new(false));
+        let slot = CURRENT
+            .try_with(|c| c as *const AtomicPtr<ThreadCache>)
+            .unwrap_or(ptr::null());
+        ptr::addr_of_mut!((*tc).current).write(slot);
+        ptr::addr_of_mut!((*tc).next).write(AtomicPtr::new(ptr::null_mut()));
+        ptr::addr_of_mut!((*tc).prev).write(AtomicPtr::new(ptr::null_mut()));
+        ptr::addr_of_mut!((*tc).paused).write(AtomicBool::new(false));
         REGISTRY.register(ptr::addr_of_mut!((*tc).stats));
         stats::set_current_stats(ptr::addr_of!((*tc).stats));
     }
     // If glibc cannot store the key the cache still works; it is then not flushed at exit.
     EXIT_KEY.set(tc.cast());
     set_current(tc);
+    CACHES.lock().link(tc);
     tc
 }
 
@@ -282,12 +368,146 @@ pub unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
     if !is_ready(tc) {
         return;
     }
+    // Off the list first: once it is, no drainer can reach the cache or our thread-local.
+    CACHES.lock().unlink(tc);
     set_current(BUSY);
-    // SAFETY: `tc` is this thread's cache and nothing else uses it now that CURRENT is BUSY.
+    // SAFETY: `tc` is this thread's cache; no drainer can reach it now, and with CURRENT BUSY
+    // our own later allocations take the shared path.
     unsafe {
         (*tc).flush_all();
         stats::set_current_stats(ptr::null());
         REGISTRY.retire(ptr::addr_of_mut!((*tc).stats));
         THREAD_CACHES.lock().free(tc.cast());
+    }
+}
+
+impl CacheList {
+    fn link(&mut self, tc: *mut ThreadCache) {
+        // SAFETY: `tc` is a live cache not on the list; the links are ours under the lock.
+        unsafe {
+            (*tc).prev.store(ptr::null_mut(), Relaxed);
+            (*tc).next.store(self.head, Relaxed);
+            if !self.head.is_null() {
+                (*self.head).prev.store(tc, Relaxed);
+            }
+        }
+        self.head = tc;
+    }
+
+    fn unlink(&mut self, tc: *mut ThreadCache) {
+        // SAFETY: `tc` is on the list (linked by init_current); its neighbours are live.
+        unsafe {
+            let (prev, next) = ((*tc).prev.load(Relaxed), (*tc).next.load(Relaxed));
+            if prev.is_null() {
+                if self.head == tc {
+                    self.head = next;
+                }
+            } else {
+                (*prev).next.store(next, Relaxed);
+            }
+            if !next.is_null() {
+                (*next).prev.store(prev, Relaxed);
+            }
+        }
+    }
+}
+
+/// Blocks taken from other threads' caches by [`drain_others`], per class.
+pub struct Drained {
+    /// Per class: the head of a list of blocks, and its length.
+    pub lists: [(*mut Block, usize); NUM_CLASSES],
+}
+
+/// Takes the cached blocks of every other live thread's cache, but the first two of each
+/// list, without waiting for those threads (see the module doc for why this is safe). A cache
+/// whose owner is in a slow path is skipped: that thread is running and honours the trim
+/// epoch itself. Returns false (and takes nothing) if the OS offers no `membarrier`.
+pub fn drain_others(out: &mut Drained) -> bool {
+    if !os::membarrier_ready() {
+        return false;
+    }
+    let me = current();
+    let caches = CACHES.lock();
+    // Pause every cache we can lock, then one barrier for all of them.
+    let mut paused = 0usize;
+    let mut tc = caches.head;
+    while !tc.is_null() {
+        // SAFETY: caches on the list are live records; their owners' thread-locals live
+        // until the owner unlinks the cache, which waits for CACHES.
+        unsafe {
+            if tc != me && (*tc).lock.try_acquire() {
+                let slot = &*(*tc).current;
+                if slot.compare_exchange(tc, PAUSED, SeqCst, Relaxed).is_ok() {
+                    (*tc).paused.store(true, Relaxed);
+                    paused += 1;
+                } else {
+                    (*tc).lock.release();
+                }
+            }
+            tc = (*tc).next.load(Relaxed);
+        }
+    }
+    if paused == 0 {
+        return true;
+    }
+    // Every owner's next operation now sees PAUSED; without the barrier, cut nothing.
+    let cut = os::membarrier();
+    let mut tc = caches.head;
+    while !tc.is_null() {
+        // SAFETY: as above; the caches we paused are locked by us.
+        unsafe {
+            if (*tc).paused.swap(false, Relaxed) {
+                if cut {
+                    (*tc).cut_lists(out);
+                    (*tc).recount.store(true, Release);
+                }
+                (*(*tc).current).store(tc, SeqCst);
+                (*tc).lock.release();
+            }
+            tc = (*tc).next.load(Relaxed);
+        }
+    }
+    cut
+}
+
+impl ThreadCache {
+    /// Takes every list's blocks after its second one into `out`.
+    ///
+    /// # Safety
+    /// A drainer holds `lock`, the owner's `CURRENT` is `PAUSED`, and a membarrier ran since:
+    /// at most one owner operation is in flight, touching only a list's head and the head
+    /// block's link.
+    unsafe fn cut_lists(&self, out: &mut Drained) {
+        for class in SizeClass::all() {
+            let h0 = self.lists[class].head.load(Relaxed);
+            if h0.is_null() {
+                continue;
+            }
+            // SAFETY: h0 and h1 are blocks of the list; an in-flight pop reads only the link
+            // of the head it loaded (h0, or h1 once it stored h1 as the head), never h1's or
+            // h2's link, which we write or read here; an in-flight push links a new block in
+            // front of the head.
+            unsafe {
+                let h1 = (*h0).next;
+                if h1.is_null() {
+                    continue;
+                }
+                let rest = (*h1).next;
+                if rest.is_null() {
+                    continue;
+                }
+                (*h1).next = ptr::null_mut();
+                let (head, count) = &mut out.lists[class];
+                let mut tail = rest;
+                let mut n = 1;
+                while !(*tail).next.is_null() {
+                    tail = (*tail).next;
+                    n += 1;
+                }
+                (*tail).next = *head;
+                *head = rest;
+                *count += n;
+            }
+        }
     }
 }

@@ -102,3 +102,56 @@ fn ring_hand_off_at_many_threads() {
     assert_eq!(total, THREADS * ROUNDS * 32);
     GLOBAL.trim();
 }
+
+/// `trim` drains other threads' caches while they run: eight threads churn blocks with
+/// patterns (and keep some across trims) while another thread trims in a loop; a block handed
+/// out twice or taken from a cache while in use breaks a pattern.
+#[test]
+fn trims_drain_running_threads_without_breaking_them() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let trimmer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                GLOBAL.trim();
+                n += 1;
+                std::thread::yield_now();
+            }
+            n
+        })
+    };
+    let workers: Vec<_> = (0..8u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut rng = 0x5851_f42d ^ (t + 1);
+                let mut keep: Vec<Box<[u64]>> = Vec::new();
+                for round in 0..3000u64 {
+                    let v: Vec<Box<[u64]>> = (0..32)
+                        .map(|i| block(t, round * 32 + i, &mut rng))
+                        .collect();
+                    for b in &v {
+                        check(b);
+                    }
+                    keep.extend(v.into_iter().step_by(5));
+                    if keep.len() > 400 {
+                        for b in keep.drain(..200) {
+                            check(&b);
+                        }
+                    }
+                }
+                for b in &keep {
+                    check(b);
+                }
+                keep.len()
+            })
+        })
+        .collect();
+    for w in workers {
+        assert!(w.join().unwrap() > 0);
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(trimmer.join().unwrap() > 0);
+}
