@@ -13,10 +13,14 @@ mod span;
 mod sync;
 mod thread_cache;
 
-pub mod pool;
 pub mod size_class;
 
 pub use global::PoolAlloc;
+
+/// The counters' crate, whole (`install_exit_report`, `write_report`, `ThreadStats`, …).
+pub use alloc_stats as stats;
+/// What the README's examples and most programs use, without a dependency on `alloc-stats`.
+pub use alloc_stats::{counting_enabled, ClassStats, Counting, Region, Registry, Snapshot};
 
 /// Figures of the allocator's configuration, for reports and the demo.
 pub mod config {

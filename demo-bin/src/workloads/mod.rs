@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub enum Variant {
     /// Allocate what the operation needs, drop it at the end (the naive code).
     NoPool,
-    /// Take the temporaries from an `alloc_core::pool` pool and give them back.
+    /// Take the temporaries from an `alloc_pool` pool and give them back.
     Pool,
 }
 
