@@ -4,6 +4,8 @@
 #![warn(missing_docs)]
 
 mod counting;
+#[cfg(feature = "json")]
+mod json;
 mod lock;
 mod os;
 mod region;

@@ -25,6 +25,7 @@ fn busy_snapshot() -> Snapshot {
     C.stats()
 }
 
+#[cfg(feature = "json")]
 #[test]
 fn json_round_trips_to_the_same_numbers() {
     let s = busy_snapshot();
