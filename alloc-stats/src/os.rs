@@ -90,24 +90,6 @@ fn parse_flag(v: &[u8]) -> Option<bool> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_flag;
-
-    #[test]
-    fn flag_values() {
-        for on in ["1", "true", "TRUE", "Yes", "on"] {
-            assert_eq!(parse_flag(on.as_bytes()), Some(true), "{on}");
-        }
-        for off in ["", "0", "false", "No", "OFF"] {
-            assert_eq!(parse_flag(off.as_bytes()), Some(false), "{off}");
-        }
-        for bad in ["2", "tru", "1 ", "enable"] {
-            assert_eq!(parse_flag(bad.as_bytes()), None, "{bad}");
-        }
-    }
-}
-
 /// Registers `f` to run at normal process exit. Returns false if libc refused.
 pub(crate) fn at_exit(f: extern "C" fn()) -> bool {
     // SAFETY: `f` is a plain `extern "C" fn()` that stays valid for the life of the process.
@@ -137,5 +119,23 @@ pub(crate) fn yield_now() {
     // SAFETY: sched_yield has no preconditions.
     unsafe {
         libc::sched_yield();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_flag;
+
+    #[test]
+    fn flag_values() {
+        for on in ["1", "true", "TRUE", "Yes", "on"] {
+            assert_eq!(parse_flag(on.as_bytes()), Some(true), "{on}");
+        }
+        for off in ["", "0", "false", "No", "OFF"] {
+            assert_eq!(parse_flag(off.as_bytes()), Some(false), "{off}");
+        }
+        for bad in ["2", "tru", "1 ", "enable"] {
+            assert_eq!(parse_flag(bad.as_bytes()), None, "{bad}");
+        }
     }
 }
