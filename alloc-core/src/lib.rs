@@ -3,6 +3,13 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![warn(missing_docs)]
 
+// The one `cfg(target_os)` outside os.rs: say what is supported up front instead of failing deep
+// inside libc (`SYS_futex`, `mremap`, ...) on other targets.
+#[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
+compile_error!(
+    "alloc-core supports Linux only, with glibc or musl (target_os = \"linux\", target_env = \"gnu\" or \"musl\"): it calls mmap, mremap, madvise, futex and pthread keys directly"
+);
+
 mod central;
 mod global;
 mod large;
