@@ -36,6 +36,11 @@
 #[doc = include_str!("../docs/pools.md")]
 pub mod guide {}
 
+// The crates.io README's example runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod bounded;
 mod buffer;
 mod cache;
