@@ -52,7 +52,7 @@ pub struct Spec {
     pub name: &'static str,
     /// What one operation is.
     pub op: &'static str,
-    /// Default number of measured operations (sized for a run of about a minute in total).
+    /// Default number of measured operations (sized for a whole run of 10-20 s on 2 cores).
     pub default_ops: u64,
     /// Builds a fresh instance (inputs, pools).
     pub make: fn() -> Box<dyn Workload>,
