@@ -30,8 +30,9 @@ else
 fi
 
 echo "== build"
-cargo build -q -p benches --release --bins
-cargo bench -q -p benches --bench allocators --no-run
+# snmalloc is a feature of benches (it needs cmake and a C++ compiler).
+cargo build -q -p benches --release --bins --features snmalloc
+cargo bench -q -p benches --bench allocators --features snmalloc --no-run
 
 echo "== machine"
 {
@@ -50,7 +51,7 @@ for ((run = 1; run <= runs; run++)); do
   dir="$out/run$run"
   mkdir -p "$dir"
   echo "== run $run/$runs: criterion (direct GlobalAlloc calls) [t=${SECONDS}s]"
-  cargo bench -q -p benches --bench allocators -- "${crit_args[@]}" 2>&1 | tee "$dir/criterion.log" \
+  cargo bench -q -p benches --bench allocators --features snmalloc -- "${crit_args[@]}" 2>&1 | tee "$dir/criterion.log" \
     | grep -E '^[a-zA-Z_0-9-]+/[A-Za-z]+ +time:' || true
   cp -r "$target/criterion" "$dir/criterion"
 

@@ -42,8 +42,8 @@ unsafe extern "C" fn late_dtor(arg: *mut libc::c_void) {
 fn allocations_during_thread_teardown_work() {
     let _warm = std::hint::black_box(Box::new(0u64)); // the allocator's exit key exists before ours
     let mut key: libc::pthread_key_t = 0;
-    // SAFETY: valid out-pointer and destructor.
     assert_eq!(
+        // SAFETY: valid out-pointer and destructor.
         unsafe { libc::pthread_key_create(&mut key, Some(late_dtor)) },
         0
     );

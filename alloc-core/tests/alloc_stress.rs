@@ -38,7 +38,7 @@ struct Blk {
     align: usize,
     id: u64,
 }
-// SAFETY (for the test): a Blk is an owned allocation; sending it moves the ownership.
+// SAFETY: (for the test) a Blk is an owned allocation; sending it moves the ownership.
 unsafe impl Send for Blk {}
 
 fn pat(id: u64, addr: usize, i: usize) -> u8 {

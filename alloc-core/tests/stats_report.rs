@@ -117,5 +117,6 @@ fn exit_report_only_with_alloc_stats_1() {
     let n: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert_eq!(n > 0, alloc_stats::counting_enabled(), "{line}");
     assert!(!run_child(None).contains("alloc-stats:"));
-    assert!(!run_child(Some("yes")).contains("alloc-stats:"));
+    assert!(!run_child(Some("no")).contains("alloc-stats:"));
+    assert!(run_child(Some("true")).contains("alloc-stats:"));
 }

@@ -3,7 +3,15 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 #![warn(missing_docs)]
 
+// Say what is supported up front instead of failing deep inside libc on other targets.
+#[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
+compile_error!(
+    "alloc-stats supports Linux only, with glibc or musl (target_os = \"linux\", target_env = \"gnu\" or \"musl\"): it uses mmap, pthread keys, atexit and write(2) directly"
+);
+
 mod counting;
+#[cfg(feature = "json")]
+mod json;
 mod lock;
 mod os;
 mod region;

@@ -50,9 +50,11 @@ pub(crate) fn write_stderr(mut bytes: &[u8]) {
     }
 }
 
-/// Whether the environment variable `name` is set to exactly `1`, read with `getenv` so that
-/// nothing is allocated.
-pub(crate) fn env_is_one(name: &CStr) -> bool {
+/// Whether the environment variable `name` is switched on: `1`, `true`, `yes` or `on` (any
+/// case). Unset, empty, `0`, `false`, `no` and `off` are off; any other value is off too and
+/// says so on stderr, so that a typo does not silently print nothing. Read with `getenv` and
+/// written with `write(2)`, so nothing is allocated.
+pub(crate) fn env_flag(name: &CStr) -> bool {
     // SAFETY: `name` is NUL-terminated; getenv returns null or a NUL-terminated string that we
     // only read before returning.
     let v = unsafe { libc::getenv(name.as_ptr()) };
@@ -60,7 +62,32 @@ pub(crate) fn env_is_one(name: &CStr) -> bool {
         return false;
     }
     // SAFETY: non-null results of getenv point at a NUL-terminated string.
-    unsafe { CStr::from_ptr(v) }.to_bytes() == b"1"
+    let v = unsafe { CStr::from_ptr(v) }.to_bytes();
+    match parse_flag(v) {
+        Some(on) => on,
+        None => {
+            write_stderr(b"alloc-stats: ");
+            write_stderr(name.to_bytes());
+            write_stderr(b"=");
+            write_stderr(v);
+            write_stderr(b" not understood (1/true/yes/on or 0/false/no/off): no report\n");
+            false
+        }
+    }
+}
+
+/// `Some(true)` for 1/true/yes/on, `Some(false)` for empty/0/false/no/off (ASCII case
+/// ignored), `None` otherwise.
+fn parse_flag(v: &[u8]) -> Option<bool> {
+    const ON: [&[u8]; 4] = [b"1", b"true", b"yes", b"on"];
+    const OFF: [&[u8]; 5] = [b"", b"0", b"false", b"no", b"off"];
+    if ON.iter().any(|w| v.eq_ignore_ascii_case(w)) {
+        Some(true)
+    } else if OFF.iter().any(|w| v.eq_ignore_ascii_case(w)) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Registers `f` to run at normal process exit. Returns false if libc refused.
@@ -92,5 +119,23 @@ pub(crate) fn yield_now() {
     // SAFETY: sched_yield has no preconditions.
     unsafe {
         libc::sched_yield();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_flag;
+
+    #[test]
+    fn flag_values() {
+        for on in ["1", "true", "TRUE", "Yes", "on"] {
+            assert_eq!(parse_flag(on.as_bytes()), Some(true), "{on}");
+        }
+        for off in ["", "0", "false", "No", "OFF"] {
+            assert_eq!(parse_flag(off.as_bytes()), Some(false), "{off}");
+        }
+        for bad in ["2", "tru", "1 ", "enable"] {
+            assert_eq!(parse_flag(bad.as_bytes()), None, "{bad}");
+        }
     }
 }

@@ -10,6 +10,10 @@ use crate::snapshot::Snapshot;
 #[derive(Clone, Copy)]
 enum Source {
     /// The process default registry as it was at creation; `epoch` detects that it went away.
+    /// A null `reg` (no registry yet) is looked up again at every read: a registry that
+    /// appears later counts only what came after this region started, so the zero start is
+    /// exact. (On musl nothing allocates before `main`, so a region made first thing in `main`
+    /// is made before the allocator's first registration.)
     Default { reg: *const Registry, epoch: u64 },
     /// A registry that lives forever.
     Static(&'static Registry),
@@ -37,7 +41,11 @@ pub struct Region {
 
 impl Region {
     /// All threads of the default registry (the first ever registered: `PoolAlloc`'s, or the
-    /// global `Counting`'s). With no registry yet, every change is zero.
+    /// global `Counting`'s). Made before any registry exists (before the first allocation, as
+    /// on musl), it reads the one that appears later, from zero. If no counting allocator is
+    /// ever installed, every change is zero and [`Region::is_live`] says so; to name the
+    /// allocator instead, use [`Region::of`] (`Region::of(PoolAlloc::registry())`,
+    /// `Region::of(GLOBAL.registry())` for a `Counting`).
     pub fn new() -> Self {
         Self::default_source(false)
     }
@@ -88,12 +96,18 @@ impl Region {
         match self.src {
             Source::Static(reg) => Self::read(reg, self.thread),
             Source::Default { reg, epoch } => GLOBAL.with(|| {
+                // None at creation: the first registry since (if any), counting from zero.
+                let reg = if reg.is_null() {
+                    DEFAULT.load(Acquire).cast_const()
+                } else {
+                    reg
+                };
                 if reg.is_null() || DEFAULT_EPOCH.load(Relaxed) != epoch {
                     self.start
                 } else {
-                    // SAFETY: the epoch is unchanged, so the registry that was the default is
-                    // still alive (a dying Counting bumps the epoch under GLOBAL first, and we
-                    // hold GLOBAL).
+                    // SAFETY: the epoch is unchanged, so the registry that was (or, from a null
+                    // start, now is) the default is still alive (a dying Counting bumps the
+                    // epoch under GLOBAL first, and we hold GLOBAL).
                     Self::read(unsafe { &*reg }, self.thread)
                 }
             }),
@@ -110,9 +124,17 @@ impl Region {
         &self.start
     }
 
-    /// Whether this region reads a registry at all (false before any registry exists).
+    /// Whether this region reads a registry now: false while no counting allocator has
+    /// registered a thread yet (then every change is zero), or after the default `Counting` it
+    /// read was dropped.
     pub fn is_live(&self) -> bool {
-        !matches!(self.src, Source::Default { reg, .. } if reg.is_null())
+        match self.src {
+            Source::Static(_) => true,
+            Source::Default { reg, epoch } => GLOBAL.with(|| {
+                (!reg.is_null() || !DEFAULT.load(Acquire).is_null())
+                    && DEFAULT_EPOCH.load(Relaxed) == epoch
+            }),
+        }
     }
 }
 

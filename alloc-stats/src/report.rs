@@ -203,7 +203,7 @@ pub(crate) fn remove_locked(registry: &Registry) {
 }
 
 extern "C" fn exit_hook() {
-    if !os::env_is_one(c"ALLOC_STATS") {
+    if !os::env_flag(c"ALLOC_STATS") {
         return;
     }
     GLOBAL.with(|| {

@@ -3,13 +3,12 @@
 
 use core::ops::Sub;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::{LARGE, MAX_CLASSES};
 
 /// One size class's row in a [`Snapshot`] (row [`LARGE`] is for allocations above the largest
 /// class). All counts are cumulative since the registry started, except `live_blocks`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClassStats {
     /// Block size of the class in bytes; 0 for the `LARGE` row and for unused rows.
     pub size: u64,
@@ -105,7 +104,8 @@ impl ClassStats {
 /// assert_eq!(s.mallocs, 0);
 /// assert_eq!(s.live_bytes, s.bytes_allocated - s.bytes_freed);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct Snapshot {
     /// Allocations (alloc and alloc_zeroed), reallocs not included. Σ `classes[..].allocs`.
     pub mallocs: u64,
@@ -164,7 +164,13 @@ pub struct Snapshot {
     pub class_count: usize,
     /// Per size class; row [`LARGE`] is for allocations above the largest class. In JSON only
     /// the used rows appear, each with its index as `"class"`.
-    #[serde(serialize_with = "ser_rows", deserialize_with = "de_rows")]
+    #[cfg_attr(
+        feature = "json",
+        serde(
+            serialize_with = "crate::json::ser_rows",
+            deserialize_with = "crate::json::de_rows"
+        )
+    )]
     pub classes: [ClassStats; MAX_CLASSES + 1],
 }
 
@@ -294,16 +300,6 @@ impl Snapshot {
             .enumerate()
             .filter(|&(i, c)| (i < self.class_count || i == LARGE) && c.is_used())
     }
-
-    /// The snapshot as a JSON object (fields as named here; `classes` lists the used rows).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a Snapshot always serializes")
-    }
-
-    /// Parses what [`Snapshot::to_json`] wrote.
-    pub fn from_json(s: &str) -> Result<Snapshot, serde_json::Error> {
-        serde_json::from_str(s)
-    }
 }
 
 impl Default for Snapshot {
@@ -318,34 +314,4 @@ impl Sub for Snapshot {
     fn sub(self, earlier: Snapshot) -> Snapshot {
         self.diff(&earlier)
     }
-}
-
-/// One `classes` row in JSON.
-#[derive(Serialize, Deserialize)]
-struct Row {
-    class: usize,
-    #[serde(flatten)]
-    stats: ClassStats,
-}
-
-/// Serializes rows with a size (the allocator's classes) or activity, and the `LARGE` row.
-fn ser_rows<S: Serializer>(rows: &[ClassStats; MAX_CLASSES + 1], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(
-        rows.iter()
-            .enumerate()
-            .filter(|&(i, c)| c.size != 0 || c.is_used() || i == LARGE)
-            .map(|(class, c)| Row { class, stats: *c }),
-    )
-}
-
-fn de_rows<'de, D: Deserializer<'de>>(d: D) -> Result<[ClassStats; MAX_CLASSES + 1], D::Error> {
-    let rows = Vec::<Row>::deserialize(d)?;
-    let mut out = [ClassStats::ZERO; MAX_CLASSES + 1];
-    for r in rows {
-        let slot = out
-            .get_mut(r.class)
-            .ok_or_else(|| serde::de::Error::custom(format_args!("class {} > {LARGE}", r.class)))?;
-        *slot = r.stats;
-    }
-    Ok(out)
 }

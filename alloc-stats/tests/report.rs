@@ -25,6 +25,7 @@ fn busy_snapshot() -> Snapshot {
     C.stats()
 }
 
+#[cfg(feature = "json")]
 #[test]
 fn json_round_trips_to_the_same_numbers() {
     let s = busy_snapshot();
@@ -139,4 +140,26 @@ fn exit_report_only_with_alloc_stats_1() {
     }
     assert!(!run_child(None).contains("alloc-stats:"));
     assert!(!run_child(Some("0")).contains("alloc-stats:"));
+}
+
+#[test]
+fn exit_report_with_true_yes_on_and_a_word_for_a_typo() {
+    if alloc_stats::counting_enabled() {
+        for v in ["true", "YES", "on"] {
+            let out = run_child(Some(v));
+            assert!(out.contains("threads live"), "ALLOC_STATS={v}: {out}");
+        }
+    }
+    for v in ["false", "off"] {
+        assert!(
+            !run_child(Some(v)).contains("alloc-stats"),
+            "ALLOC_STATS={v}"
+        );
+    }
+    let typo = run_child(Some("ture"));
+    // The hook that reads the variable exists only when counting is compiled in.
+    if alloc_stats::counting_enabled() {
+        assert!(typo.contains("ALLOC_STATS=ture not understood"), "{typo}");
+    }
+    assert!(!typo.contains("threads live"), "{typo}");
 }

@@ -19,8 +19,8 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use alloc_core::pool::{BoundedPool, BufferPool, Pool, Reset, RingPool};
 use alloc_core::PoolAlloc;
+use alloc_pool::{BoundedPool, BufferPool, Pool, Reset, RingPool};
 use criterion::{BenchmarkId, Criterion};
 
 // ---------------------------------------------------------------------------------------------

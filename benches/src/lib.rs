@@ -23,12 +23,14 @@ pub static POOL: alloc_core::PoolAlloc = alloc_core::PoolAlloc::new();
 pub static MIMALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// jemalloc (tikv-jemallocator, prefixed symbols, so it never replaces `malloc`).
 pub static JEMALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-/// snmalloc (snmalloc-rs).
+/// snmalloc (snmalloc-rs; feature `snmalloc`, which needs cmake and a C++ compiler).
+#[cfg(feature = "snmalloc")]
 pub static SNMALLOC: snmalloc_rs::SnMalloc = snmalloc_rs::SnMalloc::new();
 /// The system allocator (glibc malloc on Linux).
 pub static SYSTEM: std::alloc::System = std::alloc::System;
 
-/// Names of the allocators in the order every table lists them.
+/// Names of the allocators in the order every table lists them (snmalloc's rows are n/a when
+/// the suite is built without the `snmalloc` feature).
 pub const ALLOCATOR_NAMES: [&str; 5] = ["System", "PoolAlloc", "mimalloc", "jemalloc", "snmalloc"];
 
 /// Something run once per allocator, monomorphized for each (see [`for_each_allocator`]).
@@ -37,22 +39,25 @@ pub trait Visit {
     fn visit<A: GlobalAlloc + Sync>(&mut self, name: &'static str, alloc: &'static A);
 }
 
-/// Calls `v.visit` for every allocator, in [`ALLOCATOR_NAMES`] order.
+/// Calls `v.visit` for every allocator built in, in [`ALLOCATOR_NAMES`] order.
 pub fn for_each_allocator(v: &mut impl Visit) {
     v.visit("System", &SYSTEM);
     v.visit("PoolAlloc", &POOL);
     v.visit("mimalloc", &MIMALLOC);
     v.visit("jemalloc", &JEMALLOC);
+    #[cfg(feature = "snmalloc")]
     v.visit("snmalloc", &SNMALLOC);
 }
 
-/// Calls `v.visit` for the allocator named `name` only; false if there is none by that name.
+/// Calls `v.visit` for the allocator named `name` only; false if there is none by that name
+/// (or it is not built in).
 pub fn with_allocator(name: &str, v: &mut impl Visit) -> bool {
     match name {
         "System" => v.visit("System", &SYSTEM),
         "PoolAlloc" => v.visit("PoolAlloc", &POOL),
         "mimalloc" => v.visit("mimalloc", &MIMALLOC),
         "jemalloc" => v.visit("jemalloc", &JEMALLOC),
+        #[cfg(feature = "snmalloc")]
         "snmalloc" => v.visit("snmalloc", &SNMALLOC),
         _ => return false,
     }

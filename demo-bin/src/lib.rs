@@ -9,7 +9,7 @@ pub mod os;
 pub mod report;
 pub mod workloads;
 
-pub(crate) use alloc_core::pool;
+pub(crate) use alloc_pool as pool;
 
 pub use measure::{Counts, Probe, Row};
 pub use workloads::{Spec, Variant, Workload};

@@ -106,6 +106,15 @@ fn bad_input_exits_2_with_a_clear_error() {
             &["--child-allocator", "system"][..],
             "DEMO_ALLOCATOR=system",
         ),
+        (&["--report", "x.pdf"][..], "must end in .html or .svg"),
+        (
+            &["--report", "/nonexistent-dir/r.html"][..],
+            "no directory /nonexistent-dir",
+        ),
+        (
+            &["--report", "/proc/r.svg"][..],
+            "cannot write the report /proc/r.svg",
+        ),
     ] {
         let out = demo(args);
         let err = text(&out.stderr);
@@ -114,4 +123,26 @@ fn bad_input_exits_2_with_a_clear_error() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn alloc_stats_reports_are_labelled_with_their_allocator() {
+    let out = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--workload", "slices", "--ops", "5", "--quiet"])
+        .env_remove("DEMO_ALLOCATOR")
+        .env("ALLOC_STATS", "true")
+        .output()
+        .expect("run demo");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let labels: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("demo: ALLOC_STATS report of the"))
+        .collect();
+    assert_eq!(labels.len(), 2, "{err}");
+    assert!(
+        labels[0].contains("system child") && labels[1].contains("pool-alloc child: PoolAlloc")
+    );
+    // Each label is followed by its report.
+    assert_eq!(err.matches("alloc-stats: ").count(), 2, "{err}");
 }

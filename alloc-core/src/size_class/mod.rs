@@ -1,7 +1,7 @@
 //! Size classes: the table of block sizes and the O(1) size-to-class lookup used on every
 //! malloc and free (docs/architecture.md, "Size classes").
 //!
-//! The table is `const`-computed in [`table`] from three rules: steps of 8 B up to 64 B, steps
+//! The table is `const`-computed in `table.rs` from three rules: steps of 8 B up to 64 B, steps
 //! of 16 B up to 128 B, and from there eight classes per doubling (each class is 1/8 of its
 //! power of two above the previous one). So a request above 128 B never wastes more than
 //! 12.5 % of its own size, and every class is a multiple of every power-of-two alignment that

@@ -836,7 +836,8 @@ const OUTRO: &str = "
 
 - `criterion`: statistics and the harness for the direct benches.
 - `mimalloc`, `tikv-jemallocator`, `snmalloc-rs`: the peers (snmalloc-rs needs cmake and a C++
-  compiler; jemalloc's symbols are prefixed, so linking it does not replace `malloc`).
+  compiler, so it is the feature `snmalloc` of `benches`, which the script turns on;
+  jemalloc's symbols are prefixed, so linking it does not replace `malloc`).
 - `crossbeam-queue`: an allocation-free bounded queue for the cross-thread hand-off.
 - `serde_json`: reads criterion's `estimates.json` and the bins' JSON lines here.
 - `libc`: `getrusage` for peak RSS.

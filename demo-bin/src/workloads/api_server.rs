@@ -35,7 +35,7 @@ static RESPONSE_BUFFERS: LazyLock<Pool<Vec<u8>>> =
     LazyLock::new(|| Pool::new(|| Vec::with_capacity(512)));
 
 /// A response body chunk: shared bytes (no pool), or a pooled buffer that returns to
-/// [`RESPONSE_BUFFERS`] when hyper drops it.
+/// `RESPONSE_BUFFERS` when hyper drops it.
 pub enum Chunk {
     /// An owned, shared buffer.
     Shared(Bytes),

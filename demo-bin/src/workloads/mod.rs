@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub enum Variant {
     /// Allocate what the operation needs, drop it at the end (the naive code).
     NoPool,
-    /// Take the temporaries from an `alloc_core::pool` pool and give them back.
+    /// Take the temporaries from an `alloc_pool` pool and give them back.
     Pool,
 }
 
@@ -52,7 +52,7 @@ pub struct Spec {
     pub name: &'static str,
     /// What one operation is.
     pub op: &'static str,
-    /// Default number of measured operations (sized for a run of about a minute in total).
+    /// Default number of measured operations (sized for a whole run of 10-20 s on 2 cores).
     pub default_ops: u64,
     /// Builds a fresh instance (inputs, pools).
     pub make: fn() -> Box<dyn Workload>,

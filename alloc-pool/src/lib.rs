@@ -4,8 +4,9 @@
 //! (there is no `Put` to forget, and nothing of the wrong type can be put back); a [`Reset`]
 //! (or a reset closure) runs before an object is reused, so no state leaks between users; idle
 //! objects age out like `sync.Pool`'s victim cache ([`Pool::trim`]); every pool keeps
-//! [`PoolStats`]. See `docs/pools.md` for when to pool at all, and for the table of Go mistakes
-//! and how each type below prevents them.
+//! [`PoolStats`]. See [`guide`] (`docs/pools.md`) for when to pool at all, and for the table of Go
+//! mistakes and how each type below prevents them. The pools work under any global allocator:
+//! this crate does not depend on `alloc-core`.
 //!
 //! | type | for | idle objects kept | on empty |
 //! |------|-----|-------------------|----------|
@@ -16,7 +17,7 @@
 //! | [`RingPool<T>`] | lowest latency, fixed capacity, lock-free | ring of `capacity` | constructor |
 //!
 //! ```
-//! use alloc_core::pool::Pool;
+//! use alloc_pool::Pool;
 //!
 //! let pool: Pool<Vec<u8>> = Pool::new(|| Vec::with_capacity(1024));
 //! {
@@ -28,8 +29,17 @@
 //! assert_eq!(pool.stats().hits, 1);
 //! ```
 
-#[doc = include_str!("../../../docs/pools.md")]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![warn(missing_docs)]
+
+#[doc = include_str!("../docs/pools.md")]
 pub mod guide {}
+
+// The crates.io README's example runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod bounded;
 mod buffer;

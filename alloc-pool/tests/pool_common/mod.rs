@@ -86,7 +86,7 @@ impl Tracked {
     }
 }
 
-impl alloc_core::pool::Reset for Tracked {
+impl alloc_pool::Reset for Tracked {
     fn reset(&mut self) {
         self.data.clear();
     }

@@ -1,5 +1,5 @@
 //! loom model checks of the lock-free RingPool and of BoundedPool's bound. Run with
-//! `RUSTFLAGS="--cfg loom" cargo test -p alloc-core --release --test pool_loom`
+//! `RUSTFLAGS="--cfg loom" cargo test -p alloc-pool --release --test pool_loom`
 //! (compiled out otherwise).
 #![cfg(loom)]
 
@@ -10,7 +10,7 @@ mod pool_common;
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use alloc_core::pool::{BoundedPool, RingPool};
+use alloc_pool::{BoundedPool, RingPool};
 use loom::sync::Arc;
 use loom::thread;
 use pool_common::Ledger;

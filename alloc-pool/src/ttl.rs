@@ -13,7 +13,7 @@ use super::stats::PoolStats;
 /// [`PoolBuilder::ttl`](super::PoolBuilder::ttl), and derefs to it.
 ///
 /// ```
-/// use alloc_core::pool::{ManualClock, TtlPool};
+/// use alloc_pool::{ManualClock, TtlPool};
 /// use std::time::Duration;
 ///
 /// let clock = ManualClock::new();

@@ -42,7 +42,7 @@ impl Clock for SystemClock {
 /// A clock that moves only when told to; clones share the same time.
 ///
 /// ```
-/// use alloc_core::pool::{Clock, ManualClock};
+/// use alloc_pool::{Clock, ManualClock};
 /// use std::time::Duration;
 ///
 /// let clock = ManualClock::new();

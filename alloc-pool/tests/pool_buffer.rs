@@ -4,7 +4,7 @@
 #[global_allocator]
 static GLOBAL: alloc_core::PoolAlloc = alloc_core::PoolAlloc::new();
 
-use alloc_core::pool::{BufferPool, PooledBuf};
+use alloc_pool::{BufferPool, PooledBuf};
 
 #[test]
 fn get_returns_the_smallest_class_that_fits() {

@@ -11,7 +11,7 @@ use std::hash::BuildHasher;
 /// from a freshly constructed one; only capacity may differ.
 ///
 /// ```
-/// use alloc_core::pool::{Pool, Reset};
+/// use alloc_pool::{Pool, Reset};
 ///
 /// #[derive(Default)]
 /// struct Request { path: String, headers: Vec<(String, String)> }

@@ -64,7 +64,7 @@ struct Slot<T> {
 /// pays nothing for stats.
 ///
 /// ```
-/// use alloc_core::pool::RingPool;
+/// use alloc_pool::RingPool;
 ///
 /// let pool: RingPool<Vec<u64>> = RingPool::new(8, Vec::new);
 /// pool.get().push(1);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use alloc_core::pool::{
+use alloc_pool::{
     BoundedGuard, BoundedPool, ManualClock, Pool, Pooled, RingGuard, RingPool, TtlPool,
 };
 use pool_common::{Ledger, Tracked};

@@ -38,7 +38,7 @@ fn capacity_of(v: &Vec<u8>) -> usize {
 /// [`max_retained_bytes`]: BufferPool::max_retained_bytes
 ///
 /// ```
-/// use alloc_core::pool::BufferPool;
+/// use alloc_pool::BufferPool;
 ///
 /// let pool = BufferPool::new().max_retained_bytes(1 << 20);
 /// let mut buf = pool.get(3000);            // from the 4 KiB class
@@ -211,7 +211,7 @@ impl PooledBuf<'_> {
     /// Takes the buffer out of the pool for good (counted in `detached`).
     ///
     /// ```
-    /// use alloc_core::pool::{BufferPool, PooledBuf};
+    /// use alloc_pool::{BufferPool, PooledBuf};
     ///
     /// let pool = BufferPool::new();
     /// let mut b = pool.get(10);

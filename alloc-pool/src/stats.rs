@@ -14,7 +14,7 @@ use std::fmt;
 /// with one relaxed load; the set is not read atomically).
 ///
 /// ```
-/// use alloc_core::pool::Pool;
+/// use alloc_pool::Pool;
 ///
 /// let pool: Pool<String> = Pool::new(String::new);
 /// drop(pool.get()); // miss: constructed

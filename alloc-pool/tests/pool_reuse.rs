@@ -8,7 +8,7 @@ mod pool_common;
 
 use std::collections::{HashMap, VecDeque};
 
-use alloc_core::pool::{Pool, PoolStats, Pooled, Reset, RingPool};
+use alloc_pool::{Pool, PoolStats, Pooled, Reset, RingPool};
 use pool_common::Ledger;
 
 #[test]
@@ -230,10 +230,10 @@ fn ring_pool_prefill_counts() {
 fn pool_types_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Pool<Vec<u8>>>();
-    send_sync::<alloc_core::pool::BufferPool>();
-    send_sync::<alloc_core::pool::BoundedPool<Vec<u8>>>();
-    send_sync::<alloc_core::pool::RingPool<Vec<u8>>>();
-    send_sync::<alloc_core::pool::TtlPool<Vec<u8>>>();
+    send_sync::<alloc_pool::BufferPool>();
+    send_sync::<alloc_pool::BoundedPool<Vec<u8>>>();
+    send_sync::<alloc_pool::RingPool<Vec<u8>>>();
+    send_sync::<alloc_pool::TtlPool<Vec<u8>>>();
     // A guard may move to another thread and return the object there.
     fn send<T: Send>() {}
     send::<Pooled<'static, Vec<u8>>>();

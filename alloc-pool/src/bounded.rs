@@ -37,7 +37,7 @@ struct State<T> {
 ///   [`discard`](BoundedGuard::discard) free a place for a new one.
 ///
 /// ```
-/// use alloc_core::pool::BoundedPool;
+/// use alloc_pool::BoundedPool;
 ///
 /// struct Conn { id: u32, healthy: bool }
 /// let next = std::sync::atomic::AtomicU32::new(0);

@@ -9,7 +9,7 @@ mod pool_common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use alloc_core::pool::{ManualClock, Pool, TtlPool};
+use alloc_pool::{ManualClock, Pool, TtlPool};
 use pool_common::Ledger;
 
 #[test]

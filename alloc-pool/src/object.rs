@@ -33,7 +33,7 @@ type RetainBox<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
 /// docs/pools.md "Speed").
 ///
 /// ```
-/// use alloc_core::pool::Pool;
+/// use alloc_pool::Pool;
 ///
 /// let pool: Pool<String> = Pool::new(String::new);
 /// let addr = {
@@ -65,7 +65,7 @@ impl<T: Send + 'static> Pool<T> {
     /// [`Reset`] impl, or a different policy).
     ///
     /// ```
-    /// use alloc_core::pool::Pool;
+    /// use alloc_pool::Pool;
     ///
     /// struct Scratch { buf: [u8; 256], used: usize }
     /// let pool = Pool::with_reset(|| Scratch { buf: [0; 256], used: 0 }, |s| s.used = 0);
@@ -82,7 +82,7 @@ impl<T: Send + 'static> Pool<T> {
     /// A builder for the other options (cap, retain check, TTL, automatic trim, clock).
     ///
     /// ```
-    /// use alloc_core::pool::Pool;
+    /// use alloc_pool::Pool;
     ///
     /// let pool = Pool::<Vec<u8>>::builder()
     ///     .max_idle(16)
@@ -141,7 +141,7 @@ impl<T: Send + 'static> Pool<T> {
     /// dropped when that thread next uses the pool or trims, or with the pool.
     ///
     /// ```
-    /// use alloc_core::pool::Pool;
+    /// use alloc_pool::Pool;
     ///
     /// let pool: Pool<Vec<u8>> = Pool::new(Vec::new);
     /// let (a, b) = (pool.get(), pool.get());
@@ -305,7 +305,7 @@ impl<'a, T: Send + 'static> Pooled<'a, T> {
     /// `detached`). An associated function, so it does not shadow a method of `T`.
     ///
     /// ```
-    /// use alloc_core::pool::{Pool, Pooled};
+    /// use alloc_pool::{Pool, Pooled};
     ///
     /// let pool: Pool<String> = Pool::new(String::new);
     /// let mut s = pool.get();
