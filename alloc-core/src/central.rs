@@ -15,7 +15,7 @@ use core::ptr;
 
 use alloc_stats::HeapCounters;
 
-use crate::stats::heap;
+use crate::heap_stats::heap;
 
 use crate::decay;
 use crate::page_heap::PAGE_HEAP;

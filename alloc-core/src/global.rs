@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use alloc_stats::{Registry, Snapshot, ThreadStats, LARGE};
 
-use crate::stats::REGISTRY;
+use crate::heap_stats::REGISTRY;
 
 use crate::central::{self, central, Foreign, CENTRAL};
 use crate::decay;

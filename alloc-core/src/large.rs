@@ -8,7 +8,7 @@
 
 use alloc_stats::HeapCounters;
 
-use crate::stats::heap;
+use crate::heap_stats::heap;
 
 use crate::decay;
 use crate::os::{self, PAGE};

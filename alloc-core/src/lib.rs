@@ -13,13 +13,13 @@ compile_error!(
 mod central;
 mod decay;
 mod global;
+mod heap_stats;
 mod large;
 mod meta;
 mod os;
 mod page_heap;
 mod scavenger;
 mod span;
-mod stats;
 mod sync;
 mod thread_cache;
 

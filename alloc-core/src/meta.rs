@@ -59,7 +59,7 @@ impl FixAlloc {
             if chunk.is_null() {
                 return chunk;
             }
-            let heap = crate::stats::heap();
+            let heap = crate::heap_stats::heap();
             HeapCounters::add(&heap.os_mapped, CHUNK);
             HeapCounters::add(&heap.metadata, CHUNK);
             self.cur = chunk;

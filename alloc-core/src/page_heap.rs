@@ -14,7 +14,7 @@ use core::ptr;
 
 use alloc_stats::HeapCounters;
 
-use crate::stats::heap;
+use crate::heap_stats::heap;
 
 use crate::decay;
 use crate::os;

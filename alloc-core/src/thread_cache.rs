@@ -33,9 +33,9 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::*};
 use alloc_stats::ThreadStats;
 
 use crate::central::{self, central};
+use crate::heap_stats::{self, REGISTRY};
 use crate::meta::THREAD_CACHES;
 use crate::os::ExitKey;
-use crate::stats::{self, REGISTRY};
 
 use crate::os;
 use crate::size_class::{SizeClass, BATCH, LIMIT, NUM_CLASSES};
@@ -350,7 +350,7 @@ pub fn init_current(process_setup: fn()) -> *mut ThreadCache {
         ptr::addr_of_mut!((*tc).prev).write(AtomicPtr::new(ptr::null_mut()));
         ptr::addr_of_mut!((*tc).paused).write(AtomicBool::new(false));
         REGISTRY.register(ptr::addr_of_mut!((*tc).stats));
-        stats::set_current_stats(ptr::addr_of!((*tc).stats));
+        heap_stats::set_current_stats(ptr::addr_of!((*tc).stats));
     }
     // If glibc cannot store the key the cache still works; it is then not flushed at exit.
     EXIT_KEY.set(tc.cast());
@@ -375,7 +375,7 @@ pub unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
     // our own later allocations take the shared path.
     unsafe {
         (*tc).flush_all();
-        stats::set_current_stats(ptr::null());
+        heap_stats::set_current_stats(ptr::null());
         REGISTRY.retire(ptr::addr_of_mut!((*tc).stats));
         THREAD_CACHES.lock().free(tc.cast());
     }
