@@ -83,8 +83,13 @@ fn display_is_an_aligned_table() {
         widths.windows(2).all(|w| w[0].abs_diff(w[1]) <= 2),
         "{widths:?}\n{text}"
     );
+    // The heap gauges, one line.
+    assert!(
+        lines[9].contains("heap now:") && lines[9].contains("resident"),
+        "{text}"
+    );
     // Class table: a header, then the used rows with numbers right-aligned under it.
-    let header = lines[9];
+    let header = lines[10];
     assert!(
         header.contains("class") && header.contains("misses"),
         "{text}"
