@@ -15,6 +15,7 @@ use std::hint::black_box;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod scenarios;
 pub mod whole_program;
 
 /// `PoolAlloc` used as a plain value (not the global allocator) by the direct benches.
