@@ -73,6 +73,18 @@ impl<T> Lock<T> {
         }
     }
 
+    /// Acquires the lock if it is free.
+    #[inline]
+    pub fn try_lock(&self) -> Option<Guard<'_, T>> {
+        // Not `then_some(Guard { .. })`: a Guard made eagerly and dropped on failure would
+        // unlock the lock that another thread holds.
+        if self.try_acquire() {
+            Some(Guard { lock: self })
+        } else {
+            None
+        }
+    }
+
     /// Acquires the lock if it is free, without a guard: true if it did. Pair with
     /// [`Lock::release`] (for locks held across calls, such as a drainer's).
     pub fn try_acquire(&self) -> bool {
@@ -133,5 +145,30 @@ impl<T> Drop for Guard<'_, T> {
     #[inline]
     fn drop(&mut self) {
         self.lock.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn try_lock_fails_on_a_held_lock_and_leaves_it_held() {
+        let l = Lock::new(5u32);
+        let g = l.lock();
+        assert!(l.try_lock().is_none());
+        assert!(
+            l.try_lock().is_none(),
+            "a failed try_lock released the holder's lock"
+        );
+        assert!(!l.try_acquire());
+        drop(g);
+        let mut g = l.try_lock().expect("free now");
+        *g += 1;
+        drop(g);
+        assert!(l.try_acquire());
+        // SAFETY: taken by try_acquire just above, no guard.
+        unsafe { l.release() };
+        assert_eq!(*l.lock(), 6);
     }
 }

@@ -89,8 +89,9 @@ pub struct ThreadCache {
     pub stats: ThreadStats,
     /// The [`TRIM_EPOCH`] this cache last honoured.
     trim_epoch: Cell<u32>,
-    /// The central shard this thread refills from (fixed at set-up, round robin).
-    shard: u32,
+    /// The central shard this thread refills from: 0 at first; a refill that finds its
+    /// shard's lock taken moves the thread to another one (see [`ThreadCache::refill`]).
+    shard: Cell<u32>,
     /// Held by the owner in every slow path and by a drainer while it cuts the lists.
     lock: Lock<()>,
     /// Set by a drainer: list lengths are upper bounds until the owner recounts.
@@ -119,8 +120,9 @@ pub struct CacheList {
 // it serialises every access to the links.
 unsafe impl Send for CacheList {}
 
-/// Hands out home shards round robin, so threads spread over the central shards.
-static NEXT_SHARD: AtomicU32 = AtomicU32::new(0);
+/// Hands out new home shards round robin to threads that met contention, so that they spread
+/// over the central shards.
+static NEXT_SHARD: AtomicU32 = AtomicU32::new(1);
 
 /// Bumped by `PoolAlloc::trim`: a thread whose cache saw an older value flushes its whole
 /// cache on its next refill or flush, so that a trim reaches every thread that still works.
@@ -188,10 +190,21 @@ impl ThreadCache {
         self.honour_trim();
         self.stats.record_miss(class.index());
         let batch = BATCH[class];
-        let shard = self.shard as usize;
-        let (head, n) = central(class, shard)
-            .lock()
-            .refill(class, shard, batch as usize);
+        let shard = self.shard.get() as usize;
+        let list = central(class, shard);
+        let mut central = match list.try_lock() {
+            Some(guard) => guard,
+            None => {
+                // Contended: this refill waits, the thread's next ones go to another shard.
+                // Threads that never meet stay on shard 0 and share its spans; threads that
+                // do (a producer and another producer, a busy pool of workers) spread out.
+                let next = NEXT_SHARD.fetch_add(1, Relaxed) as usize & (central::shards() - 1);
+                self.shard.set(next as u32);
+                list.lock()
+            }
+        };
+        let (head, n) = central.refill(class, shard, batch as usize);
+        drop(central);
         if n == 0 {
             return ptr::null_mut();
         }
@@ -338,8 +351,7 @@ pub fn init_current(process_setup: fn()) -> *mut ThreadCache {
         }
         ptr::addr_of_mut!((*tc).stats).write(ThreadStats::new());
         ptr::addr_of_mut!((*tc).trim_epoch).write(Cell::new(TRIM_EPOCH.load(Relaxed)));
-        let shard = NEXT_SHARD.fetch_add(1, Relaxed) as usize & (central::shards() - 1);
-        ptr::addr_of_mut!((*tc).shard).write(shard as u32);
+        ptr::addr_of_mut!((*tc).shard).write(Cell::new(0));
         ptr::addr_of_mut!((*tc).lock).write(Lock::new(()));
         ptr::addr_of_mut!((*tc).recount).write(AtomicBool::new(false));
         let slot = CURRENT

@@ -249,7 +249,6 @@ impl Batch {
         for slot in &mut b.blocks[..n] {
             let blk = Blk::new(lo + rng.below(hi - lo + 1), tag);
             *slot = (blk.0 as usize, blk.1 as u32, blk.2);
-            std::mem::forget(blk);
         }
         b
     }
@@ -275,13 +274,11 @@ fn ring(threads: usize, per_thread: usize) -> (f64, u64) {
                 let next = (t + 1) % threads;
                 barrier.wait();
                 for r in 0..rounds {
-                    let mut b = Batch::make(&mut rng, 64, 16, 512, r as u8);
-                    while let Err(back) = queues[next].push(b) {
-                        b = back;
-                        if let Some(got) = queues[t].pop() {
-                            got.free();
-                        }
-                        std::thread::yield_now();
+                    // Never wait on a neighbour (it may be done): a batch that does not fit
+                    // its queue is freed here, by the thread that made it.
+                    let b = Batch::make(&mut rng, 64, 16, 512, r as u8);
+                    if let Err(b) = queues[next].push(b) {
+                        b.free();
                     }
                     if let Some(got) = queues[t].pop() {
                         got.free();
