@@ -3,10 +3,12 @@
 # allocator in a fresh process per measurement (benches/src/scenarios.rs); prints Markdown
 # tables for docs/benchmarks.md ("Memory and scaling").
 #
-#   scripts/bench-mt.sh                    # everything, ~4 minutes on 2 cores (plus the build)
+#   scripts/bench-mt.sh                    # everything, ~5 minutes on 2 cores (plus the build)
 #   QUICK=1 scripts/bench-mt.sh            # a quarter of the work
 #   THREADS="1 2 4" scripts/bench-mt.sh    # other thread counts (default 1 2 4 8 16 32)
 #   ALLOCS="pool snmalloc" scripts/bench-mt.sh
+#   ALLOCS="... pool_before" with a bin sc_pool_before in the bin folder: an older PoolAlloc
+#       (built from an older commit, its name passed as "PoolAlloc before") beside the others
 #   BIN_DIR=dir scripts/bench-mt.sh        # prebuilt sc_* bins (a machine without cargo): build
 #       them with RUSTFLAGS="-C target-feature=+crt-static" cargo build --release \
 #       --target x86_64-unknown-linux-gnu -p benches --features snmalloc --bins
@@ -40,10 +42,13 @@ for sc in free-all survivors idle-worker waves idle-decay json; do
   echo "== $sc [t=${SECONDS}s]"
   for a in $allocs; do run "$a" "$sc"; done
 done
+reps=${REPS:-3} # scaling runs are repeated, allocators interleaved; the report takes medians
 for w in churn ring pairs; do
   for t in $threads; do
-    echo "== $w $t threads [t=${SECONDS}s]"
-    for a in $allocs; do run "$a" "$w" "$t"; done
+    echo "== $w $t threads, $reps reps [t=${SECONDS}s]"
+    for ((r = 0; r < reps; r++)); do
+      for a in $allocs; do run "$a" "$w" "$t"; done
+    done
   done
 done
 python3 scripts/bench-mt-report.py "$jl" | tee "$out/mt.md"

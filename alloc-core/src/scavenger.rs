@@ -122,10 +122,11 @@ pub fn forget_after_fork() {
     KICKED.store(false, Relaxed);
 }
 
-/// The time between passes while something is left to age: a quarter of the delay, between
-/// 10 and 250 ms.
+/// The time between passes while something is left to age: a tenth of the delay, between
+/// 10 and 100 ms (so memory goes back at most that long after it aged; a pass over nothing
+/// that aged costs microseconds).
 fn tick_ms() -> u32 {
-    (decay::delay_ms() / 4).clamp(10, 250)
+    (decay::delay_ms() / 10).clamp(10, 100)
 }
 
 extern "C" fn main(_: *mut libc::c_void) -> *mut libc::c_void {

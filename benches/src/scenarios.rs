@@ -319,7 +319,7 @@ fn pairs(threads: usize, per_thread: usize) -> (f64, u64) {
                 let mut b = Batch::make(&mut rng, 64, 256, 256, r as u8);
                 while let Err(back) = qp.push(b) {
                     b = back;
-                    std::hint::spin_loop();
+                    std::thread::yield_now(); // a full queue: let the consumer run
                 }
             }
             dp.store(true, Ordering::Release);
@@ -331,7 +331,7 @@ fn pairs(threads: usize, per_thread: usize) -> (f64, u64) {
                 match q.pop() {
                     Some(b) => b.free(),
                     None if done.load(Ordering::Acquire) && q.is_empty() => break,
-                    None => std::hint::spin_loop(),
+                    None => std::thread::yield_now(),
                 }
             }
         }));
