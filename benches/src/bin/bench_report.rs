@@ -827,6 +827,9 @@ What runs (sources in `benches/`):
   8 B..1 KiB. Time per op and peak RSS.
 - **Instruction counts** (`src/bin/icount.rs`, `scripts/bench-icount.sh`): pairs and churn
   under callgrind.
+- Memory scenarios (RSS after free, trim and decay), multi-thread scaling at 1-32 threads and a
+  serde_json real-program benchmark are on their own page, [memory and
+  scaling](memory-and-scaling.md) (`scripts/bench-mt.sh`).
 
 \"Best peer\" is the fastest of System, mimalloc, jemalloc and snmalloc for that row.
 ";
@@ -835,6 +838,8 @@ const OUTRO: &str = "
 ## Dependencies of the suite
 
 - `criterion`: statistics and the harness for the direct benches.
+- `tikv-jemalloc-sys`, `libmimalloc-sys` (feature `extended`): the peers' trim calls in the
+  memory scenarios (`mallctl(\"arena.<all>.purge\")`, `mi_collect`).
 - `mimalloc`, `tikv-jemallocator`, `snmalloc-rs`: the peers (snmalloc-rs needs cmake and a C++
   compiler, so it is the feature `snmalloc` of `benches`, which the script turns on;
   jemalloc's symbols are prefixed, so linking it does not replace `malloc`).
