@@ -10,8 +10,10 @@
 #   ALLOCS="... pool_before" with a bin sc_pool_before in the bin folder: an older PoolAlloc
 #       (built from an older commit, its name passed as "PoolAlloc before") beside the others
 #   BIN_DIR=dir scripts/bench-mt.sh        # prebuilt sc_* bins (a machine without cargo): build
-#       them with RUSTFLAGS="-C target-feature=+crt-static" cargo build --release \
-#       --target x86_64-unknown-linux-gnu -p benches --features snmalloc --bins
+#       them with RUSTFLAGS="-C target-feature=+crt-static -L native=$PWD/target/static-shim"
+#       cargo build --release --target x86_64-unknown-linux-gnu -p benches --features snmalloc
+#       --bins, after `mkdir -p target/static-shim && ar rcs target/static-shim/libgcc_s.a`
+#       (snmalloc-sys links -lgcc_s, which has no static library; an empty one satisfies it)
 #
 # Raw JSON lines go to $CARGO_TARGET_DIR/bench-results/<UTC time>/mt.jsonl.
 set -euo pipefail

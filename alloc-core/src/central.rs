@@ -92,6 +92,24 @@ pub fn central(class: SizeClass, shard: usize) -> &'static Lock<CentralList> {
     &CENTRAL[class][shard % MAX_SHARDS].0
 }
 
+/// Runs `f` on every central list (every class, every shard in use), one lock at a time, then
+/// sends the blocks of other shards that `f` set aside. Returns true if any call of `f` did
+/// (the scavenger: "memory is left to age").
+pub fn each_list(
+    mut f: impl FnMut(&mut CentralList, SizeClass, usize, &mut Foreign) -> bool,
+) -> bool {
+    let mut any = false;
+    for class in SizeClass::all() {
+        for shard in 0..shards() {
+            let mut foreign = Foreign::new();
+            any |= f(&mut central(class, shard).lock(), class, shard, &mut foreign);
+            // SAFETY: blocks of `class`; the shard's lock was released above.
+            unsafe { foreign.send(class) };
+        }
+    }
+    any
+}
+
 /// Hands `count` dead blocks of `class` linked from `head` back to the central lists: a whole
 /// batch is parked in the transfer cache of its first block's shard, other blocks go to their
 /// spans, each under its own shard's lock (one lock at a time).

@@ -10,7 +10,7 @@ use alloc_stats::{Registry, Snapshot, ThreadStats, LARGE};
 
 use crate::heap_stats::REGISTRY;
 
-use crate::central::{self, central, Foreign, CENTRAL};
+use crate::central::{self, central, CENTRAL};
 use crate::decay;
 use crate::large::{self, LARGE_CACHE};
 use crate::meta::THREAD_CACHES;
@@ -94,8 +94,9 @@ unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
     scavenger::kick();
 }
 
-/// `pthread_atfork` prepare: take every lock, in the order the allocator nests them (central
-/// lists, then the page heap), then the leaves; so the child starts with consistent state.
+/// `pthread_atfork` prepare: take every lock, in the order the allocator nests them (the list
+/// of thread caches, whose holder never waits on another lock; the central lists; the page
+/// heap), then the leaves; so the child starts with consistent state.
 unsafe extern "C" fn fork_prepare() {
     CACHES.lock_for_fork();
     for c in CENTRAL.iter().flatten() {
@@ -157,11 +158,11 @@ impl PoolAlloc {
     /// Gives back to the OS what the heap holds but nobody uses, like glibc's `malloc_trim`:
     /// flushes the calling thread's cache, takes the blocks of every other thread's cache but
     /// two per list (running or blocked: see `thread_cache.rs`; a thread inside one of its
-    /// slow paths flushes its own on its next one instead); hands every transfer cache back
-    /// to its spans; gives back the
-    /// pages of every empty span and every whole free page inside partly used spans; unmaps
-    /// every cached large range. Never needed for correctness: decay does the same over time
-    /// (docs/architecture.md, "Memory: decay, trim, gauges").
+    /// slow paths flushes its own on its next one instead), hands every transfer cache back
+    /// to its spans, gives back the pages of every empty span and every whole free page
+    /// inside partly used spans, and unmaps every cached large range. Never needed for
+    /// correctness: decay does most of it over time (docs/architecture.md, "Memory: decay,
+    /// trim, gauges").
     pub fn trim(&self) {
         TRIM_EPOCH.fetch_add(1, Ordering::Relaxed);
         let tc = thread_cache::current();
@@ -181,16 +182,10 @@ impl PoolAlloc {
                 REGISTRY.with_orphan(|s| s.record_flush(class.index(), n));
             }
         }
-        for class in SizeClass::all() {
-            for shard in 0..central::shards() {
-                let mut foreign = Foreign::new();
-                central(class, shard)
-                    .lock()
-                    .trim(class, shard, &mut foreign);
-                // SAFETY: blocks of `class`; the shard's lock was released above.
-                unsafe { foreign.send(class) };
-            }
-        }
+        central::each_list(|list, class, shard, foreign| {
+            list.trim(class, shard, foreign);
+            false
+        });
         PAGE_HEAP.lock().release_all();
         large::release_all();
     }

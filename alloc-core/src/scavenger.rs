@@ -13,12 +13,11 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 
-use crate::central::{self, central, Foreign};
+use crate::central;
 use crate::decay;
 use crate::large;
 use crate::os;
 use crate::page_heap::PAGE_HEAP;
-use crate::size_class::SizeClass;
 
 /// Not started; the next [`kick`] starts it.
 const OFF: u32 = 0;
@@ -159,17 +158,8 @@ extern "C" fn main(_: *mut libc::c_void) -> *mut libc::c_void {
 /// One pass at time `now`: every class's central list, then the page heap, then the large
 /// cache, each under its own lock. Returns true if memory is left that may age later.
 pub fn pass(now: u32) -> bool {
-    let mut pending = false;
-    for class in SizeClass::all() {
-        for shard in 0..central::shards() {
-            let mut foreign = Foreign::new();
-            pending |= central(class, shard)
-                .lock()
-                .decay(class, shard, now, &mut foreign);
-            // SAFETY: blocks of `class`; the shard's lock was released above.
-            unsafe { foreign.send(class) };
-        }
-    }
+    let mut pending =
+        central::each_list(|list, class, shard, foreign| list.decay(class, shard, now, foreign));
     pending |= PAGE_HEAP.lock().release_aged(now);
     pending |= large::release_aged(now);
     pending
