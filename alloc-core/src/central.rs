@@ -102,7 +102,12 @@ pub fn each_list(
     for class in SizeClass::all() {
         for shard in 0..shards() {
             let mut foreign = Foreign::new();
-            any |= f(&mut central(class, shard).lock(), class, shard, &mut foreign);
+            any |= f(
+                &mut central(class, shard).lock(),
+                class,
+                shard,
+                &mut foreign,
+            );
             // SAFETY: blocks of `class`; the shard's lock was released above.
             unsafe { foreign.send(class) };
         }

@@ -26,11 +26,14 @@ const MAX_EVICT: usize = 3;
 ///
 /// Invariant: entries `[0, len)` are disjoint, page-aligned, non-adjacent (adjacent ones are
 /// merged), mapped, and unused; `bytes` is the sum of their lengths, at most
-/// [`CACHE_MAX_BYTES`]; `stamp[i]` is when (decay clock) entry i was last freed into.
+/// [`CACHE_MAX_BYTES`]; `stamp[i]` is when (decay clock) entry i was last freed into, and
+/// `oldest` is at most the oldest of them (a scan for aged entries is due only once `oldest`
+/// aged).
 pub struct LargeCache {
     addr: [usize; SLOTS],
     size: [usize; SLOTS],
     stamp: [u32; SLOTS],
+    oldest: u32,
     len: usize,
     bytes: usize,
 }
@@ -73,23 +76,21 @@ pub unsafe fn free(p: *mut u8, size: usize) {
     let len = range_len(size);
     let now = decay::now();
     let mut victims = [(0usize, 0usize); MAX_EVICT + 1];
-    let mut aged = [(0usize, 0usize); SLOTS];
-    let (n, m) = {
+    let (n, due) = {
         let mut c = LARGE_CACHE.lock();
-        (
-            c.put(p as usize, len, now, &mut victims),
-            c.evict_aged(now, &mut aged),
-        )
+        (c.put(p as usize, len, now, &mut victims), c.aged_due(now))
     };
     // SAFETY: the cache handed these ranges out of its ownership; nothing uses them.
-    unsafe {
-        give_back(&victims[..n]);
-        give_back(&aged[..m]);
+    unsafe { give_back(&victims[..n]) };
+    if due {
+        release_aged(now);
     }
 }
 
-/// Unmaps the cached ranges that waited the decay delay at time `now` (the scavenger).
-/// Returns true if ranges remain cached (they will age later).
+/// Unmaps the cached ranges that waited the decay delay at time `now` (the scavenger, and a
+/// large free that finds some due). Returns true if ranges remain cached (they will age later).
+#[cold]
+#[inline(never)]
 pub fn release_aged(now: u32) -> bool {
     let mut aged = [(0usize, 0usize); SLOTS];
     let (m, left) = {
@@ -176,15 +177,25 @@ impl LargeCache {
             addr: [0; SLOTS],
             size: [0; SLOTS],
             stamp: [0; SLOTS],
+            oldest: 0,
             len: 0,
             bytes: 0,
         }
     }
 
+    /// True if an entry may have waited the decay delay at `now` (a scan is due).
+    #[inline]
+    fn aged_due(&self, now: u32) -> bool {
+        self.len > 0 && decay::aged(self.oldest, now)
+    }
+
     /// Moves the entries that waited the decay delay at `now` to `out`; returns how many.
     fn evict_aged(&mut self, now: u32, out: &mut [(usize, usize); SLOTS]) -> usize {
-        let mut n = 0;
-        let mut i = 0;
+        if !self.aged_due(now) {
+            return 0;
+        }
+        let (mut n, mut i) = (0, 0);
+        self.oldest = now;
         while i < self.len {
             if decay::aged(self.stamp[i], now) {
                 out[n] = (self.addr[i], self.size[i]);
@@ -192,6 +203,9 @@ impl LargeCache {
                 self.bytes -= self.size[i];
                 self.remove(i);
             } else {
+                if self.stamp[i].wrapping_sub(self.oldest) > u32::MAX / 2 {
+                    self.oldest = self.stamp[i]; // older than the oldest so far (wrapping)
+                }
                 i += 1;
             }
         }
@@ -295,6 +309,9 @@ impl LargeCache {
             n += 1;
             self.bytes -= self.size[big];
             self.remove(big);
+        }
+        if self.len == 0 {
+            self.oldest = now;
         }
         self.addr[self.len] = a;
         self.size[self.len] = len;
