@@ -35,9 +35,7 @@ use alloc_stats::ThreadStats;
 use crate::central::{self, central};
 use crate::heap_stats::{self, REGISTRY};
 use crate::meta::THREAD_CACHES;
-use crate::os::ExitKey;
-
-use crate::os;
+use crate::os::{self, ExitKey};
 use crate::size_class::{SizeClass, BATCH, LIMIT, NUM_CLASSES};
 use crate::span::Block;
 use crate::sync::Lock;
