@@ -19,7 +19,7 @@ use crate::heap_stats::heap;
 
 use crate::decay;
 use crate::page_heap::PAGE_HEAP;
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
 use crate::size_class::{SizeClass, BATCH, NUM_CLASSES};
 use crate::span::{span_of, Block, Span, SpanState};
@@ -54,24 +54,34 @@ const PURGE_PER_PASS: usize = 16;
 unsafe impl Send for CentralList {}
 
 /// A central list on its own cache line, so that threads working on different classes do not
-/// contend on one line.
+/// contend on one line; with a hint of who holds its lock.
 #[repr(align(64))]
-pub struct Padded(pub Lock<CentralList>);
+pub struct Padded {
+    /// The list.
+    pub list: Lock<CentralList>,
+    /// Set while a thread cache's refill holds `list` (a hint, read without the lock): a refill
+    /// that finds the lock taken moves its thread to another shard only when another refill
+    /// has it, not when a flush does (that is a consumer bringing the blocks back).
+    pub refilling: AtomicBool,
+}
 
 /// Most shards per class.
 pub const MAX_SHARDS: usize = 32;
 
-/// The shards in use: a power of two, `2 × online CPUs` rounded up, at most [`MAX_SHARDS`]
-/// (set once by [`init_shards`]; 1 before).
+/// The shards in use: a power of two, half the online CPUs rounded up (so 1 on 2 CPUs, 8 on
+/// 16), at most [`MAX_SHARDS`], or `POOLALLOC_SHARDS` (set once by [`init_shards`]; 1 before).
 static SHARDS: AtomicUsize = AtomicUsize::new(1);
 
-/// Sets the number of shards from the CPU count. Called once at start-up, before any thread
+/// Sets the number of shards: `wanted` (from `POOLALLOC_SHARDS`) if given, else from the CPU
+/// count. Each shard that threads use keeps spans of its own per class, so a small machine,
+/// where a shared lock costs little, keeps one. Called once at start-up, before any thread
 /// cache exists.
-pub fn init_shards(cpus: usize) {
-    SHARDS.store(
-        (2 * cpus.max(1)).next_power_of_two().min(MAX_SHARDS),
-        Relaxed,
-    );
+pub fn init_shards(cpus: usize, wanted: Option<u32>) {
+    let n = match wanted {
+        Some(w) => w as usize,
+        None => cpus / 2,
+    };
+    SHARDS.store(n.max(1).next_power_of_two().min(MAX_SHARDS), Relaxed);
 }
 
 /// The shards in use (a power of two).
@@ -83,13 +93,25 @@ pub fn shards() -> usize {
 /// The central lists, indexed by size class and shard. A global because every thread refills
 /// from and flushes to the same lists; each lock protects its shard's spans and parked
 /// batches.
-pub static CENTRAL: [[Padded; MAX_SHARDS]; NUM_CLASSES] =
-    [const { [const { Padded(Lock::new(CentralList::new())) }; MAX_SHARDS] }; NUM_CLASSES];
+pub static CENTRAL: [[Padded; MAX_SHARDS]; NUM_CLASSES] = [const {
+    [const {
+        Padded {
+            list: Lock::new(CentralList::new()),
+            refilling: AtomicBool::new(false),
+        }
+    }; MAX_SHARDS]
+}; NUM_CLASSES];
+
+/// The central list of `class` in `shard`, with its hint.
+#[inline]
+pub fn slot(class: SizeClass, shard: usize) -> &'static Padded {
+    &CENTRAL[class][shard % MAX_SHARDS]
+}
 
 /// The central list of `class` in `shard`.
 #[inline]
 pub fn central(class: SizeClass, shard: usize) -> &'static Lock<CentralList> {
-    &CENTRAL[class][shard % MAX_SHARDS].0
+    &slot(class, shard).list
 }
 
 /// Runs `f` on every central list (every class, every shard in use), one lock at a time, then
@@ -288,8 +310,8 @@ impl CentralList {
         while !s.is_null() {
             // SAFETY: spans of the partial list are valid; we hold the lock.
             unsafe {
-                if (*s).needs_purge {
-                    bytes += (*s).purge();
+                if (*s).needs_purge || (*s).bump < (*s).capacity {
+                    bytes += (*s).purge(true);
                 }
                 s = (*s).next;
             }
@@ -326,7 +348,7 @@ impl CentralList {
             unsafe {
                 if (*s).needs_purge {
                     if budget > 0 && decay::aged((*s).stamp, now) {
-                        bytes += (*s).purge();
+                        bytes += (*s).purge(false);
                         budget -= 1;
                     } else {
                         pending = true;

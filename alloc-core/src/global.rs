@@ -62,7 +62,7 @@ fn init_once() {
                 os::fatal("the kernel's page size is not 4 KiB");
             }
             decay::init_from_env();
-            central::init_shards(os::cpu_count());
+            central::init_shards(os::cpu_count(), os::env_u32(c"POOLALLOC_SHARDS"));
             scavenger::init_from_env();
             if !EXIT_KEY.create(thread_exit) {
                 os::fatal("pthread_key_create failed");
@@ -100,7 +100,7 @@ unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
 unsafe extern "C" fn fork_prepare() {
     CACHES.lock_for_fork();
     for c in CENTRAL.iter().flatten() {
-        c.0.lock_for_fork();
+        c.list.lock_for_fork();
     }
     PAGE_HEAP.lock_for_fork();
     LARGE_CACHE.lock_for_fork();
@@ -121,7 +121,7 @@ unsafe fn fork_release() {
         LARGE_CACHE.unlock_after_fork();
         PAGE_HEAP.unlock_after_fork();
         for c in CENTRAL.iter().flatten() {
-            c.0.unlock_after_fork();
+            c.list.unlock_after_fork();
         }
         CACHES.unlock_after_fork();
     }

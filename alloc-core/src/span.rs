@@ -164,8 +164,7 @@ impl Span {
         self.capacity = size_class::CAPACITY[class];
         self.class = class.index() as u8;
         self.state = SpanState::Full;
-        // Pages of a reused span may still hold a former class's data: worth a purge later.
-        self.needs_purge = true;
+        self.needs_purge = false;
         self.stamp = crate::decay::now();
         self.dormant = 0;
         self.next = ptr::null_mut();
@@ -289,20 +288,24 @@ impl Span {
         woken
     }
 
-    /// Gives back to the OS every page of the span whose blocks are all free, uncarved or
-    /// dormant (page-granular purge: a live block pins only the pages it touches). The blocks
-    /// that touch a newly purged page become dormant; the rest of the free and uncarved
-    /// blocks are relinked, in address order, into `free`. Returns the bytes purged.
+    /// Gives back to the OS every page of the span whose blocks are all free or dormant
+    /// (page-granular purge: a live block pins only the pages it touches). With `uncarved`
+    /// false (decay), pages that hold an uncarved block are left alone: if the span came fresh
+    /// they were never touched and cost nothing, and the bump pointer hands them out without a
+    /// wake. With `uncarved` true (`trim`), uncarved blocks count as free too, so the pages a
+    /// reused span's former class touched go back as well, and the span is carved whole. The
+    /// blocks that touch a newly purged page become dormant; the other free blocks are
+    /// relinked, in address order, into `free`. Returns the bytes purged.
     ///
     /// Costs a pass over the free list and one over the span's blocks; runs on the decay and
     /// trim paths only, never on a thread's refill or flush.
     ///
     /// # Safety
     /// The caller holds the lock of the span's central list; the span belongs to a class.
-    pub unsafe fn purge(&mut self) -> usize {
+    pub unsafe fn purge(&mut self, uncarved: bool) -> usize {
         let s = self.block_size as usize;
         let cap = self.capacity as usize;
-        // Blocks that are not used: free, uncarved or dormant.
+        // Blocks that are not used: free or dormant (uncarved ones are not idle here).
         let mut idle = [0u64; MAX_BLOCKS / 64];
         let mut b = self.free;
         while !b.is_null() {
@@ -312,24 +315,34 @@ impl Span {
             b = unsafe { (*b).next };
         }
         let bit = |idle: &[u64], i: usize| idle[i / 64] & (1 << (i % 64)) != 0;
-        for i in self.bump as usize..cap {
-            idle[i / 64] |= 1 << (i % 64);
+        if uncarved {
+            for i in self.bump as usize..cap {
+                idle[i / 64] |= 1 << (i % 64);
+            }
+            self.bump = self.capacity;
         }
         for i in 0..self.bump as usize {
             if !bit(&idle, i) && self.dormant > 0 && self.overlaps_purged(i) {
                 idle[i / 64] |= 1 << (i % 64);
             }
         }
-        // Pages all of whose blocks are idle (pages past the last block hold none).
+        // Pages all of whose blocks are carved and idle (once the whole span counts as carved,
+        // the pages past its last block, which hold none, too).
+        let carved = self.bump as usize;
+        let pages = if carved == cap {
+            PAGES_PER_SPAN
+        } else {
+            (carved * s) / PAGE
+        };
         let mut newly = [0u64; PURGE_WORDS];
         let mut bytes = 0;
-        for p in 0..PAGES_PER_SPAN {
+        for p in 0..pages {
             if self.is_purged(p) {
                 continue;
             }
             let all_idle = p * PAGE >= cap * s || {
                 let (a, z) = self.blocks_over(p * PAGE, p * PAGE + PAGE);
-                (a..=z).all(|i| bit(&idle, i))
+                z < carved && (a..=z).all(|i| bit(&idle, i))
             };
             if all_idle {
                 newly[p / 64] |= 1 << (p % 64);
@@ -337,8 +350,8 @@ impl Span {
             }
         }
         self.needs_purge = false;
-        if bytes == 0 {
-            return 0;
+        if bytes == 0 && !uncarved {
+            return 0; // nothing to give back, and the lists stay as they are
         }
         // Give the pages back, one madvise per run of consecutive pages.
         let mut p = 0;
@@ -361,7 +374,7 @@ impl Span {
         // Relink the idle blocks that touch no purged page; the others are dormant.
         self.free = ptr::null_mut();
         self.dormant = 0;
-        for i in (0..cap).rev() {
+        for i in (0..carved).rev() {
             if !bit(&idle, i) {
                 continue;
             }
@@ -376,7 +389,6 @@ impl Span {
                 }
             }
         }
-        self.bump = self.capacity;
         bytes
     }
 

@@ -32,7 +32,7 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::*};
 
 use alloc_stats::ThreadStats;
 
-use crate::central::{self, central};
+use crate::central;
 use crate::heap_stats::{self, REGISTRY};
 use crate::meta::THREAD_CACHES;
 use crate::os::{self, ExitKey};
@@ -189,20 +189,25 @@ impl ThreadCache {
         self.stats.record_miss(class.index());
         let batch = BATCH[class];
         let shard = self.shard.get() as usize;
-        let list = central(class, shard);
-        let mut central = match list.try_lock() {
+        let slot = central::slot(class, shard);
+        let mut list = match slot.list.try_lock() {
             Some(guard) => guard,
             None => {
-                // Contended: this refill waits, the thread's next ones go to another shard.
-                // Threads that never meet stay on shard 0 and share its spans; threads that
-                // do (a producer and another producer, a busy pool of workers) spread out.
-                let next = NEXT_SHARD.fetch_add(1, Relaxed) as usize & (central::shards() - 1);
-                self.shard.set(next as u32);
-                list.lock()
+                // Taken. By another refill (a thread making blocks from the same shard): this
+                // refill waits, the thread's next ones go to another shard, so that producers
+                // spread out. By a flush (a thread giving back blocks of this shard's spans,
+                // often this thread's own consumer) or the scavenger: just wait.
+                if slot.refilling.load(Relaxed) {
+                    let next = NEXT_SHARD.fetch_add(1, Relaxed) as usize & (central::shards() - 1);
+                    self.shard.set(next as u32);
+                }
+                slot.list.lock()
             }
         };
-        let (head, n) = central.refill(class, shard, batch as usize);
-        drop(central);
+        slot.refilling.store(true, Relaxed);
+        let (head, n) = list.refill(class, shard, batch as usize);
+        slot.refilling.store(false, Relaxed);
+        drop(list);
         if n == 0 {
             return ptr::null_mut();
         }

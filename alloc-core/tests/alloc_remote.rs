@@ -155,3 +155,29 @@ fn trims_drain_running_threads_without_breaking_them() {
     stop.store(true, Ordering::Relaxed);
     assert!(trimmer.join().unwrap() > 0);
 }
+
+/// The tests above again, in a child process with eight central shards (a 2-core machine has
+/// one by default, so the shard routing would otherwise go untested here).
+#[test]
+fn the_same_with_eight_shards() {
+    if std::env::var_os("POOLALLOC_SHARDS").is_some() {
+        return; // this is the child
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .env("POOLALLOC_SHARDS", "8")
+        .args([
+            "--test-threads",
+            "2",
+            "--skip",
+            "the_same_with_eight_shards",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("3 passed"),
+        "the child with eight shards failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
