@@ -134,15 +134,24 @@ pub fn fatal(msg: &str) -> ! {
 
 /// Blocks while `*word == expected` (spurious wake-ups are allowed).
 pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) {
-    // SAFETY: `word` is a valid, aligned u32 for the duration of the call; FUTEX_WAIT only
-    // reads it.
+    futex_wait_until(word, expected, ptr::null());
+}
+
+/// FUTEX_WAIT with an optional relative timeout (`timeout` null: none).
+fn futex_wait_until(
+    word: &core::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: *const libc::timespec,
+) {
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call, and `timeout` is
+    // null or a valid timespec (callers); FUTEX_WAIT only reads them.
     unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
             libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
             expected,
-            ptr::null::<libc::timespec>(),
+            timeout,
         );
     }
 }
@@ -233,17 +242,7 @@ pub fn futex_wait_ms(word: &core::sync::atomic::AtomicU32, expected: u32, ms: u3
         tv_sec: (ms / 1000) as libc::time_t,
         tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
     };
-    // SAFETY: `word` is a valid, aligned u32 and `ts` a valid relative timeout for the call;
-    // FUTEX_WAIT only reads them.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            &ts as *const libc::timespec,
-        );
-    }
+    futex_wait_until(word, expected, &ts);
 }
 
 /// Starts a detached thread with a small stack running `f`; false if the OS refuses. glibc's
