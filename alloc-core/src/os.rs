@@ -223,10 +223,8 @@ pub fn yield_now() {
 /// 1–4 ms resolution), wrapping. Only differences mean anything.
 #[inline]
 pub fn now_ms() -> u32 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    // SAFETY: all-zero bytes are a valid timespec (on every libc, padding fields included).
+    let mut ts: libc::timespec = unsafe { core::mem::zeroed() };
     // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC_COARSE exists on every Linux kernel
     // this crate supports.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
@@ -238,10 +236,10 @@ pub fn now_ms() -> u32 {
 /// Blocks while `*word == expected`, for at most `ms` milliseconds (spurious wake-ups are
 /// allowed).
 pub fn futex_wait_ms(word: &core::sync::atomic::AtomicU32, expected: u32, ms: u32) {
-    let ts = libc::timespec {
-        tv_sec: (ms / 1000) as libc::time_t,
-        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
-    };
+    // SAFETY: all-zero bytes are a valid timespec (on every libc, padding fields included).
+    let mut ts: libc::timespec = unsafe { core::mem::zeroed() };
+    ts.tv_sec = (ms / 1000) as _;
+    ts.tv_nsec = ((ms % 1000) * 1_000_000) as _;
     futex_wait_until(word, expected, &ts);
 }
 
@@ -257,8 +255,9 @@ pub fn spawn_detached(f: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void) 
         }
         libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
         libc::pthread_attr_setstacksize(&mut attr, 256 * 1024);
-        let mut tid: libc::pthread_t = 0;
-        let rc = libc::pthread_create(&mut tid, &attr, f, ptr::null_mut());
+        // pthread_t is an integer on glibc and a pointer on musl: let pthread_create fill it.
+        let mut tid = core::mem::MaybeUninit::<libc::pthread_t>::uninit();
+        let rc = libc::pthread_create(tid.as_mut_ptr(), &attr, f, ptr::null_mut());
         libc::pthread_attr_destroy(&mut attr);
         rc == 0
     }
