@@ -165,7 +165,6 @@ impl Span {
         self.class = class.index() as u8;
         self.state = SpanState::Full;
         self.needs_purge = false;
-        self.stamp = crate::decay::now();
         self.dormant = 0;
         self.next = ptr::null_mut();
         self.prev = ptr::null_mut();

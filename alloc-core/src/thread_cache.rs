@@ -263,6 +263,17 @@ impl ThreadCache {
     /// Start of every slow path (`lock` held): recounts the lists after a drain, and flushes
     /// the whole cache if a `trim` happened since this cache last looked.
     fn honour_trim(&self) {
+        self.recount_if_drained();
+        let epoch = TRIM_EPOCH.load(Relaxed);
+        if epoch != self.trim_epoch.get() {
+            self.trim_epoch.set(epoch);
+            // SAFETY: the owning thread is in one of its slow paths, holding `lock`.
+            unsafe { self.flush_all_locked() };
+        }
+    }
+
+    /// Makes the list lengths exact again after a drainer cut the lists (`lock` held).
+    fn recount_if_drained(&self) {
         if self.recount.swap(false, Acquire) {
             for list in &self.lists {
                 let mut n = 0;
@@ -275,12 +286,6 @@ impl ThreadCache {
                 list.len.set(n);
             }
         }
-        let epoch = TRIM_EPOCH.load(Relaxed);
-        if epoch != self.trim_epoch.get() {
-            self.trim_epoch.set(epoch);
-            // SAFETY: the owning thread is in one of its slow paths, holding `lock`.
-            unsafe { self.flush_all_locked() };
-        }
     }
 
     /// Flushes every list (`trim` by the owner); see [`ThreadCache::flush_all_locked`].
@@ -289,7 +294,9 @@ impl ThreadCache {
     /// Called by the owning thread.
     pub unsafe fn flush_all(&self) {
         let _owner = self.lock.lock();
-        self.honour_trim();
+        self.recount_if_drained();
+        // Everything goes now, which honours any trim so far.
+        self.trim_epoch.set(TRIM_EPOCH.load(Relaxed));
         // SAFETY: forwarded; we hold the lock.
         unsafe { self.flush_all_locked() };
     }
