@@ -22,7 +22,7 @@ use crate::page_heap::PAGE_HEAP;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
 use crate::size_class::{SizeClass, BATCH, NUM_CLASSES};
-use crate::span::{span_of, Block, Span, SpanState};
+use crate::span::{self, span_of, Block, Span, SpanState};
 use crate::sync::Lock;
 
 /// Full batches a central list keeps whole (tcmalloc's transfer cache): a flush of exactly one
@@ -144,6 +144,8 @@ pub fn each_list(
 /// # Safety
 /// The list holds `count` dead blocks of `class` handed out by this allocator.
 pub unsafe fn flush(class: SizeClass, head: *mut Block, count: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { check_blocks(class, head, count) };
     // SAFETY: `head` is a block this allocator handed out, so its span is assigned and its
     // shard does not change while the block is out.
     let shard = unsafe { (*span_of(head.cast())).shard } as usize;
@@ -156,6 +158,39 @@ pub unsafe fn flush(class: SizeClass, head: *mut Block, count: usize) {
     };
     // SAFETY: the blocks of other shards that the flush set aside.
     unsafe { foreign.send(class) };
+}
+
+/// The slow path's check of every block handed back: each must start a block of a span of
+/// `class` that was handed out (not a foreign pointer, not a pointer into a block, not of
+/// another class, not on a page already given back), and the list must hold exactly `count`
+/// blocks. Aborts with `alloc-core: fatal: <what> (at <address>)` otherwise: a caller's wrong
+/// layout, double free or foreign pointer, caught before it corrupts a span. Reads only the
+/// arena map, the span headers and the links (which the flush walked already); no lock.
+///
+/// # Safety
+/// `head` links `count` blocks the caller passed to `dealloc` (their memory is readable if
+/// they are ours, which the first check establishes before any read).
+unsafe fn check_blocks(class: SizeClass, head: *mut Block, count: usize) {
+    let mut b = head;
+    for _ in 0..count {
+        match span::block_span(b.cast()) {
+            // SAFETY: a span header of a registered arena.
+            Ok(s) if unsafe { (*s).class } as usize == class.index() => {}
+            Ok(_) => span::wrong_free(
+                b,
+                "free with a layout of another size class than the block's",
+            ),
+            Err(what) => span::wrong_free(b, what),
+        }
+        // SAFETY: `b` is a block of one of our spans (checked above); the link is its first word.
+        b = unsafe { Block::next(b) };
+    }
+    if !b.is_null() {
+        span::wrong_free(
+            b,
+            "a freed list is longer than its count (a block freed twice?)",
+        );
+    }
 }
 
 /// Dead blocks of one class on their way to the shards that own their spans (set aside while
@@ -180,7 +215,7 @@ impl Foreign {
     /// `b` is a dead block of the list's class.
     unsafe fn push(&mut self, b: *mut Block) {
         // SAFETY: `b` is dead and ours (caller): its first word becomes the link.
-        unsafe { (*b).next = self.head };
+        unsafe { Block::set_next(b, self.head) };
         self.head = b;
         self.count += 1;
     }
@@ -382,7 +417,7 @@ impl CentralList {
             // SAFETY: `head` is one of the caller's dead blocks; its span is found from its
             // address, and we hold the lock of its shard's list, or set it aside for its own.
             unsafe {
-                let next = (*head).next;
+                let next = Block::next(head);
                 let span = span_of(head.cast());
                 if (*span).shard as usize != shard && (*span).state != SpanState::Free {
                     foreign.push(head);
@@ -461,7 +496,7 @@ impl CentralList {
                     if (*span_of(b.cast())).class as usize != class.index() {
                         crate::os::fatal("central check: a parked block of another class");
                     }
-                    b = (*b).next;
+                    b = Block::next(b);
                 }
                 n += 1;
             }

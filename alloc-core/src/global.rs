@@ -12,13 +12,13 @@ use crate::heap_stats::REGISTRY;
 
 use crate::central::{self, central, CENTRAL};
 use crate::decay;
-use crate::large::{self, LARGE_CACHE};
+use crate::large::{self, LARGE_CACHE, LIVE};
 use crate::meta::THREAD_CACHES;
 use crate::os::{self, PAGE};
 use crate::page_heap::PAGE_HEAP;
 use crate::scavenger;
 use crate::size_class::{self, class_of, is_small, round_request, SizeClass, NUM_CLASSES};
-use crate::span::Block;
+use crate::span::{self, Block};
 use crate::thread_cache::{self, is_ready, Drained, ThreadCache, CACHES, EXIT_KEY, TRIM_EPOCH};
 
 /// The pooling global allocator. All instances share one process-wide heap, so the type is a
@@ -58,6 +58,8 @@ fn init_thread() -> *mut ThreadCache {
 fn init_once() {
     match INIT.compare_exchange(0, 1, Ordering::Acquire, Ordering::Acquire) {
         Ok(_) => {
+            // First: no block is linked before the hardened secrets are drawn.
+            crate::span::init_keys();
             if os::page_size() != PAGE {
                 os::fatal("the kernel's page size is not 4 KiB");
             }
@@ -104,6 +106,7 @@ unsafe extern "C" fn fork_prepare() {
     }
     PAGE_HEAP.lock_for_fork();
     LARGE_CACHE.lock_for_fork();
+    LIVE.lock_for_fork();
     THREAD_CACHES.lock_for_fork();
     REGISTRY.fork_prepare();
 }
@@ -118,6 +121,7 @@ unsafe fn fork_release() {
     // the child is a copy of).
     unsafe {
         THREAD_CACHES.unlock_after_fork();
+        LIVE.unlock_after_fork();
         LARGE_CACHE.unlock_after_fork();
         PAGE_HEAP.unlock_after_fork();
         for c in CENTRAL.iter().flatten() {
@@ -212,6 +216,93 @@ impl PoolAlloc {
         scavenger::running()
     }
 
+    /// Bytes usable in the block at `p`: its class's block size, or its large range's length;
+    /// None if `p` is null or not the start of a block of this heap (C's `malloc_usable_size`).
+    /// Reads the arena map and a span header for a small block, the live map (a lock) for a
+    /// large one.
+    pub fn usable_size(&self, p: *const u8) -> Option<usize> {
+        if p.is_null() {
+            None
+        } else if span::in_arena(p) {
+            // SAFETY: a span header of a registered arena.
+            span::block_span(p)
+                .ok()
+                .map(|s| unsafe { (*s).block_size } as usize)
+        } else {
+            large::live_len(p)
+        }
+    }
+
+    /// Frees the block at `p` without its layout (C's `free`): null is a no-op; a pointer that
+    /// is not a block of this heap aborts with `alloc-core: fatal: ...`. Counted like
+    /// `dealloc`.
+    ///
+    /// # Safety
+    /// `p` is null or a live block of this heap, not used after this call.
+    pub unsafe fn free_unsized(&self, p: *mut u8) {
+        if p.is_null() {
+            return;
+        }
+        let (class, _) = lookup(p, "free of a pointer this allocator did not hand out");
+        match SizeClass::new(class) {
+            // SAFETY: `p` starts a block of `class` (looked up) that the caller no longer uses.
+            Some(c) => unsafe { dealloc_small::<true>(p, c) },
+            // SAFETY: `p` is a live large block (looked up).
+            None => unsafe { free_large::<true>(p, None) },
+        }
+    }
+
+    /// Resizes the block at `p` to `new_size` bytes aligned to 16 (C's `realloc` for a
+    /// non-null `p` and a non-zero size): in place when the new size has the same class, or
+    /// when a large block can grow or shrink where it is; else moves it. Null when out of
+    /// memory (then `p` is untouched). Counted as one realloc, like `GlobalAlloc::realloc`.
+    ///
+    /// # Safety
+    /// `p` is a live block of this heap.
+    pub unsafe fn realloc_unsized(&self, p: *mut u8, new_size: usize) -> *mut u8 {
+        let Ok(new_layout) = Layout::from_size_align(new_size.max(1), C_ALIGN) else {
+            return ptr::null_mut();
+        };
+        let (old_class, old_bytes) =
+            lookup(p, "realloc of a pointer this allocator did not hand out");
+        let (new_class, new_bytes) = footprint(new_layout.size(), C_ALIGN);
+        let record = |same: bool| {
+            with_stats(thread_cache::current(), |s| {
+                s.record_realloc(old_class, old_bytes, new_class, new_size, new_bytes, same)
+            })
+        };
+        if old_class == new_class && old_class != LARGE {
+            record(true);
+            return p;
+        }
+        if old_class == LARGE && new_class == LARGE {
+            // SAFETY: `p` is a live large block of `old_bytes` (looked up).
+            if let Some(q) = unsafe { large::realloc(p, old_bytes, C_ALIGN, new_layout.size()) } {
+                if q == p && new_bytes < old_bytes {
+                    scavenger::kick();
+                }
+                record(q == p);
+                return q;
+            }
+        }
+        // SAFETY: a valid non-zero layout.
+        let q = unsafe { alloc_impl::<false>(new_layout) };
+        if q.is_null() {
+            return q;
+        }
+        // SAFETY: both blocks hold at least the smaller size; distinct live blocks never
+        // overlap; `p` is dead after the copy.
+        unsafe {
+            ptr::copy_nonoverlapping(p, q, old_bytes.min(new_size));
+            match SizeClass::new(old_class) {
+                Some(c) => dealloc_small::<false>(p, c),
+                None => free_large::<false>(p, None),
+            }
+        }
+        record(false);
+        q
+    }
+
     /// The heap's counter registry, for `alloc_stats::Region::of`.
     pub fn registry() -> &'static Registry {
         &REGISTRY
@@ -294,6 +385,8 @@ unsafe fn alloc_small_slow<const RECORD: bool>(
     } else {
         let (b, n) = central(class, 0).lock().refill(class, 0, 1);
         if n == 1 {
+            // SAFETY: the one block refilled, going to the caller.
+            unsafe { Block::hand_out(b) };
             // A pass-through "cache" of one block: the refill and the alloc are both counted,
             // so that the thread-cache gauge stays exact.
             REGISTRY.with_orphan(|s| {
@@ -349,29 +442,38 @@ fn cache_for_stats() -> *mut ThreadCache {
 unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
     let size = round_request(layout.size(), layout.align());
     if is_small(size) {
-        let class = class_of(size);
-        let tc = thread_cache::current();
-        if is_ready(tc) {
-            if RECORD {
-                // SAFETY: a ready cache belongs to this thread.
-                unsafe {
-                    (*tc)
-                        .stats
-                        .record_free(class.index(), size_class::size_of(class))
-                };
-            }
-            // SAFETY: as above; `p` is a dead block of `class` (caller: layout matches).
-            if unsafe { (*tc).push(class, p.cast()) } {
-                // SAFETY: as above.
-                unsafe { flush_slow(tc, class) };
-            }
-            return;
-        }
-        // SAFETY: as above.
-        return unsafe { free_small_slow::<RECORD>(tc, class, p.cast()) };
+        // SAFETY: `p` is a dead block of this class (caller: the layout matches).
+        return unsafe { dealloc_small::<RECORD>(p, class_of(size)) };
     }
     // SAFETY: `p` is a large block of this layout (caller).
-    unsafe { free_large::<RECORD>(p, layout) }
+    unsafe { free_large::<RECORD>(p, Some(layout.size())) }
+}
+
+/// Frees a small block of `class`; counts it when `RECORD`.
+///
+/// # Safety
+/// `p` is a dead block of `class` (the `hardened` feature checks it).
+#[inline(always)]
+unsafe fn dealloc_small<const RECORD: bool>(p: *mut u8, class: SizeClass) {
+    let tc = thread_cache::current();
+    if is_ready(tc) {
+        if RECORD {
+            // SAFETY: a ready cache belongs to this thread.
+            unsafe {
+                (*tc)
+                    .stats
+                    .record_free(class.index(), size_class::size_of(class))
+            };
+        }
+        // SAFETY: as above; `p` is a dead block of `class` (caller).
+        if unsafe { (*tc).push(class, p.cast()) } {
+            // SAFETY: as above.
+            unsafe { flush_slow(tc, class) };
+        }
+        return;
+    }
+    // SAFETY: as above.
+    unsafe { free_small_slow::<RECORD>(tc, class, p.cast()) }
 }
 
 /// A thread cache's list went over its bound: hand a batch back, then let the scavenger know.
@@ -414,9 +516,11 @@ unsafe fn free_small_slow<const RECORD: bool>(
             }
         }
     } else {
+        #[cfg(feature = "hardened")]
+        crate::span::check_free_hardened(b, class);
         // SAFETY: `b` is one dead block of `class`, terminated below.
         unsafe {
-            (*b).next = ptr::null_mut();
+            Block::set_next(b, ptr::null_mut());
             central::flush(class, b, 1);
         }
         REGISTRY.with_orphan(|s| s.record_flush(class.index(), 1));
@@ -424,20 +528,41 @@ unsafe fn free_small_slow<const RECORD: bool>(
     }
 }
 
+/// Frees a large block of `size` bytes (`None`: whatever its length is, C's `free`).
+///
 /// # Safety
-/// `p` is a large block of `layout`.
+/// `p` is a large block of `size` bytes.
 #[cold]
 #[inline(never)]
-unsafe fn free_large<const RECORD: bool>(p: *mut u8, layout: Layout) {
-    if RECORD {
-        with_stats(thread_cache::current(), |s| {
-            s.record_free(LARGE, large::range_len(layout.size()))
-        });
-    }
+unsafe fn free_large<const RECORD: bool>(p: *mut u8, size: Option<usize>) {
     // SAFETY: forwarded from the caller.
-    unsafe { large::free(p, layout.size()) };
+    let len = unsafe { large::free(p, size) };
+    if RECORD {
+        with_stats(thread_cache::current(), |s| s.record_free(LARGE, len));
+    }
     scavenger::kick();
 }
+
+/// The class (`LARGE` for a large block) and the usable bytes of the block at `p`, found from
+/// its address alone; aborts with a message if `p` is not a block of this heap.
+fn lookup(p: *const u8, what: &str) -> (usize, usize) {
+    if span::in_arena(p) {
+        match span::block_span(p) {
+            // SAFETY: a span header of a registered arena, of a class (checked).
+            Ok(s) => unsafe { ((*s).class as usize, (*s).block_size as usize) },
+            Err(why) => span::wrong_free(p.cast_mut().cast(), why),
+        }
+    } else {
+        match large::live_len(p) {
+            Some(len) => (LARGE, len),
+            None => span::wrong_free(p.cast_mut().cast(), what),
+        }
+    }
+}
+
+/// C's `malloc` alignment on x86-64 Linux (glibc's `MALLOC_ALIGNMENT`): what the layout-free
+/// API gives a resized block.
+const C_ALIGN: usize = 16;
 
 /// The class (or `LARGE`) and allocated bytes of a request of `size` with `align`.
 #[inline]

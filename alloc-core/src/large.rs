@@ -1,7 +1,8 @@
 //! Large allocations: requests that, rounded up to their alignment, exceed
 //! [`MAX_SMALL`](crate::size_class::MAX_SMALL) (docs/architecture.md, "Large allocations"). Each is a page-granular range
-//! of its own; because `dealloc` receives the `Layout`, a free knows the range's length and no
-//! header is needed. Freed ranges wait in a small bounded cache (merged with their neighbours)
+//! of its own, with no header. Every live one is recorded in [`LIVE`] (address → length), so a
+//! free checks what the caller says (a wrong size, a double free or a foreign pointer aborts
+//! with a message) and C's `free(p)` finds the length from the address alone. Freed ranges wait in a small bounded cache (merged with their neighbours)
 //! so that an alloc/free loop of 1 MiB blocks makes no syscall; what does not fit the cache
 //! goes back to the OS at once, so a freed 1 GiB block is unmapped. A cached range that waited
 //! the decay delay (`decay.rs`) is unmapped too, by the scavenger or by the next large free.
@@ -50,30 +51,64 @@ pub fn range_len(size: usize) -> usize {
 }
 
 /// A large block: (pointer, fresh). `fresh` means the pages came straight from the OS and read
-/// as zero. Null pointer when the OS refuses.
+/// as zero. Null pointer when the OS refuses (or the live map cannot grow).
 pub fn alloc(size: usize, align: usize) -> (*mut u8, bool) {
     let len = range_len(size);
     let cached = LARGE_CACHE.lock().take(len, align);
-    if !cached.is_null() {
-        return (cached, false);
-    }
-    let p = if align <= PAGE {
-        os::map(len)
+    let (p, fresh) = if !cached.is_null() {
+        (cached, false)
     } else {
-        os::map_aligned(len, align)
-    };
-    if !p.is_null() {
+        let p = if align <= PAGE {
+            os::map(len)
+        } else {
+            os::map_aligned(len, align, false)
+        };
+        if p.is_null() {
+            return (p, true);
+        }
         HeapCounters::add(&heap().os_mapped, len);
+        (p, true)
+    };
+    if !LIVE.lock().insert(p as usize, len) {
+        // SAFETY: the range is ours and nobody has seen it.
+        unsafe { cache_put(p, len) };
+        return (core::ptr::null_mut(), true);
     }
-    (p, true)
+    (p, fresh)
 }
 
-/// Frees a large block of `size` bytes.
+/// The length of the live large block at `p`, if there is one (C's `malloc_usable_size`).
+pub fn live_len(p: *const u8) -> Option<usize> {
+    LIVE.lock().get(p as usize)
+}
+
+/// Frees a large block of `size` bytes (`None`: the size the live map holds, C's `free`);
+/// returns its length. Aborts with a message if `p` is not a live large block, or was allocated with another size.
 ///
 /// # Safety
 /// `p` was returned by [`alloc`] (or [`realloc`]) for `size` and is no longer used.
-pub unsafe fn free(p: *mut u8, size: usize) {
-    let len = range_len(size);
+pub unsafe fn free(p: *mut u8, size: Option<usize>) -> usize {
+    let len = match (LIVE.lock().remove(p as usize), size) {
+        (None, _) => crate::span::wrong_free(
+            p.cast(),
+            "free of a pointer that is not a live large block (double free, foreign pointer, or a small block freed with a large layout)",
+        ),
+        (Some(len), Some(size)) if range_len(size) != len => crate::span::wrong_free(
+            p.cast(),
+            "free of a large block with a layout of another size than it was allocated with",
+        ),
+        (Some(len), _) => len,
+    };
+    // SAFETY: forwarded from the caller; the block left the live map above.
+    unsafe { cache_put(p, len) };
+    len
+}
+
+/// Puts the dead range `[p, p + len)` in the cache (or back to the OS).
+///
+/// # Safety
+/// The range is page-aligned, ours, and in no live block.
+unsafe fn cache_put(p: *mut u8, len: usize) {
     let now = decay::now();
     let mut victims = [(0usize, 0usize); MAX_EVICT + 1];
     let (n, due) = {
@@ -118,16 +153,29 @@ pub unsafe fn realloc(
     new_size: usize,
 ) -> Option<*mut u8> {
     let (old, new) = (range_len(old_size), range_len(new_size));
+    match live_len(p) {
+        Some(len) if len == old => {}
+        Some(_) => crate::span::wrong_free(
+            p.cast(),
+            "realloc of a large block with a layout of another size than it was allocated with",
+        ),
+        None => crate::span::wrong_free(
+            p.cast(),
+            "realloc of a pointer that is not a live large block",
+        ),
+    }
     if old == new {
         return Some(p);
     }
     let tail = p as usize + old.min(new);
     if new < old {
+        LIVE.lock().set_len(p as usize, new);
         // SAFETY: the tail of the block is ours and, after the shrink, unused.
-        unsafe { free(tail as *mut u8, old - new) };
+        unsafe { cache_put(tail as *mut u8, old - new) };
         return Some(p);
     }
     if LARGE_CACHE.lock().take_at(tail, new - old) {
+        LIVE.lock().set_len(p as usize, new);
         return Some(p);
     }
     if align > PAGE {
@@ -139,6 +187,10 @@ pub unsafe fn realloc(
         return None;
     }
     HeapCounters::add(&heap().os_mapped, new - old);
+    let mut live = LIVE.lock();
+    live.remove(p as usize);
+    // The map had an entry for `p`, so it has room for one more without growing.
+    live.insert(q as usize, new);
     Some(q)
 }
 
@@ -169,6 +221,155 @@ pub fn release_all() {
     };
     // SAFETY: the ranges left the cache above; nothing uses them.
     unsafe { give_back(&victims[..n]) };
+}
+
+/// The live large blocks: an open-addressing hash table (linear probing, backward-shift
+/// deletion, no tombstones) from a block's address to its length, in a mapping of its own that
+/// doubles when half full.
+///
+/// Invariants: `keys[i] != 0` iff slot i holds a live block, whose length is `lens[i]`; every
+/// key sits at or after its home slot with no empty slot in between (cyclically); `count` is
+/// the number of keys, at most `cap / 2`; `cap` is a power of two or 0 (nothing mapped yet).
+pub struct LiveMap {
+    slots: *mut [usize; 2],
+    cap: usize,
+    count: usize,
+}
+
+// SAFETY: the table is a mapping owned by the map; the lock around it serialises every access.
+unsafe impl Send for LiveMap {}
+
+/// The live large blocks. A global because any thread may free a large block; its lock
+/// protects the table (never held together with the cache's).
+pub static LIVE: Lock<LiveMap> = Lock::new(LiveMap {
+    slots: core::ptr::null_mut(),
+    cap: 0,
+    count: 0,
+});
+
+impl LiveMap {
+    /// The first slot to probe for `key`.
+    fn home(&self, key: usize) -> usize {
+        ((key >> 12).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) & (self.cap - 1)
+    }
+
+    /// Slot i: `[key, length]`.
+    fn at(&self, i: usize) -> [usize; 2] {
+        // SAFETY: i < cap (callers mask), and the table has `cap` slots.
+        unsafe { *self.slots.add(i) }
+    }
+
+    fn set(&mut self, i: usize, v: [usize; 2]) {
+        // SAFETY: as `at`; `&mut self` (under the map's lock) gives exclusive access.
+        unsafe { *self.slots.add(i) = v }
+    }
+
+    /// The slot holding `key`, if any.
+    fn find(&self, key: usize) -> Option<usize> {
+        if self.cap == 0 {
+            return None;
+        }
+        let mut i = self.home(key);
+        loop {
+            match self.at(i)[0] {
+                0 => return None,
+                k if k == key => return Some(i),
+                _ => i = (i + 1) & (self.cap - 1),
+            }
+        }
+    }
+
+    /// The length of the block at `key`.
+    pub fn get(&self, key: usize) -> Option<usize> {
+        self.find(key).map(|i| self.at(i)[1])
+    }
+
+    /// Records a live block; false if the table could not grow (out of memory).
+    pub fn insert(&mut self, key: usize, len: usize) -> bool {
+        if (self.count + 1) * 2 > self.cap && !self.grow() {
+            return false;
+        }
+        let mut i = self.home(key);
+        while self.at(i)[0] != 0 {
+            i = (i + 1) & (self.cap - 1);
+        }
+        self.set(i, [key, len]);
+        self.count += 1;
+        true
+    }
+
+    /// Changes the recorded length of a live block (in-place realloc).
+    pub fn set_len(&mut self, key: usize, len: usize) {
+        if let Some(i) = self.find(key) {
+            self.set(i, [key, len]);
+        }
+    }
+
+    /// Forgets the block at `key`; its length, or None if there is none.
+    pub fn remove(&mut self, key: usize) -> Option<usize> {
+        let mut hole = self.find(key)?;
+        let len = self.at(hole)[1];
+        self.count -= 1;
+        // Backward shift: pull later keys of the same probe run into the hole.
+        let mask = self.cap - 1;
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            let k = self.at(j)[0];
+            if k == 0 {
+                break;
+            }
+            let home = self.home(k);
+            // `k` may move to `hole` iff its home is not cyclically in (hole, j].
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                self.set(hole, self.at(j));
+                hole = j;
+            }
+        }
+        self.set(hole, [0, 0]);
+        Some(len)
+    }
+
+    /// Doubles the table (or maps the first one). False if the OS refuses.
+    #[cold]
+    fn grow(&mut self) -> bool {
+        let cap = if self.cap == 0 { 4096 } else { self.cap * 2 };
+        let bytes = cap * core::mem::size_of::<[usize; 2]>();
+        let new = os::reserve(bytes).cast::<[usize; 2]>();
+        if new.is_null() {
+            return false;
+        }
+        let old = core::mem::replace(
+            self,
+            LiveMap {
+                slots: new,
+                cap,
+                count: 0,
+            },
+        );
+        for i in 0..old.cap {
+            let [k, l] = old.at(i);
+            if k != 0 {
+                let mut j = self.home(k);
+                while self.at(j)[0] != 0 {
+                    j = (j + 1) & (cap - 1);
+                }
+                self.set(j, [k, l]);
+                self.count += 1;
+            }
+        }
+        let h = heap();
+        HeapCounters::add(&h.os_mapped, bytes);
+        HeapCounters::add(&h.metadata, bytes);
+        if old.cap > 0 {
+            let old_bytes = old.cap * core::mem::size_of::<[usize; 2]>();
+            // SAFETY: the old table is ours and no longer used.
+            unsafe { os::unmap(old.slots.cast(), old_bytes) };
+            HeapCounters::add(&h.os_released, old_bytes);
+            HeapCounters::sub(&h.metadata, old_bytes);
+        }
+        true
+    }
 }
 
 impl LargeCache {

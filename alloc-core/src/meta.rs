@@ -55,7 +55,7 @@ impl FixAlloc {
             return r.cast();
         }
         if (self.end as usize) - (self.cur as usize) < self.size {
-            let chunk = os::map(CHUNK);
+            let chunk = os::reserve(CHUNK);
             if chunk.is_null() {
                 return chunk;
             }

@@ -7,14 +7,30 @@ use core::ptr;
 /// The page size the allocator is built for. `init` checks it against the running kernel.
 pub const PAGE: usize = 4096;
 
-/// Maps `len` bytes (a multiple of [`PAGE`]) of fresh, zeroed, read-write anonymous memory.
-/// Returns null when the OS refuses (out of address space, `RLIMIT_AS`).
+/// Maps `len` bytes (a multiple of [`PAGE`]) of fresh, zeroed, read-write anonymous memory for
+/// a user's block (large allocations). The mapping counts against the kernel's overcommit
+/// policy, like glibc's: under the default heuristic (`vm.overcommit_memory=0`) a request the
+/// machine could never back is refused here, so `try_reserve` gets an error instead of the
+/// program meeting the OOM killer later. Null when the OS refuses (that, address space,
+/// `RLIMIT_AS`).
 pub fn map(len: usize) -> *mut u8 {
-    map_hint(ptr::null_mut(), len)
+    mmap_anon(ptr::null_mut(), len, 0)
 }
 
-/// Like [`map`], with an address hint the kernel may ignore.
-pub fn map_hint(hint: *mut u8, len: usize) -> *mut u8 {
+/// Maps `len` bytes of address space for the allocator's own use (arenas, metadata), with
+/// `MAP_NORESERVE`: a reservation whose pages are committed one by one as spans are used,
+/// and given back by `decommit`, so it is not charged in full up front. Null on failure.
+pub fn reserve(len: usize) -> *mut u8 {
+    reserve_hint(ptr::null_mut(), len)
+}
+
+/// Like [`reserve`], with an address hint the kernel may ignore.
+pub fn reserve_hint(hint: *mut u8, len: usize) -> *mut u8 {
+    mmap_anon(hint, len, libc::MAP_NORESERVE)
+}
+
+/// A private anonymous read-write mapping with extra `flags`; null on failure.
+fn mmap_anon(hint: *mut u8, len: usize, flags: libc::c_int) -> *mut u8 {
     // SAFETY: an anonymous private mapping with no fixed address cannot alias any existing
     // memory; the kernel picks (or honours the hint for) a free range.
     let p = unsafe {
@@ -22,7 +38,7 @@ pub fn map_hint(hint: *mut u8, len: usize) -> *mut u8 {
             hint.cast(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
             -1,
             0,
         )
@@ -36,12 +52,14 @@ pub fn map_hint(hint: *mut u8, len: usize) -> *mut u8 {
 
 /// Maps `len` bytes aligned to `align` (a power of two larger than [`PAGE`]) by mapping
 /// `len + align - PAGE` bytes and unmapping the unaligned head and tail, so exactly
-/// `[result, result + len)` stays mapped. Null on failure.
-pub fn map_aligned(len: usize, align: usize) -> *mut u8 {
+/// `[result, result + len)` stays mapped. `reserve` picks [`reserve`]'s flags (the allocator's
+/// own arenas) over [`map`]'s (a user's block). Null on failure.
+pub fn map_aligned(len: usize, align: usize, reserve: bool) -> *mut u8 {
     let Some(total) = len.checked_add(align - PAGE) else {
         return ptr::null_mut();
     };
-    let raw = map(total);
+    let flags = if reserve { libc::MAP_NORESERVE } else { 0 };
+    let raw = mmap_anon(ptr::null_mut(), total, flags);
     if raw.is_null() {
         return raw;
     }
@@ -130,6 +148,52 @@ pub fn fatal(msg: &str) -> ! {
     write_stderr(b"\n");
     // SAFETY: abort has no preconditions and does not return.
     unsafe { libc::abort() }
+}
+
+/// [`fatal`] with an address: `alloc-core: fatal: <msg> (at 0x...)`.
+#[cold]
+#[inline(never)]
+pub fn fatal_at(msg: &str, addr: usize) -> ! {
+    let mut hex = *b" (at 0x0000000000000000)";
+    for i in 0..16 {
+        let nibble = (addr >> (60 - 4 * i)) & 0xf;
+        hex[7 + i] = b"0123456789abcdef"[nibble];
+    }
+    write_stderr(b"alloc-core: fatal: ");
+    write_stderr(msg.as_bytes());
+    write_stderr(&hex);
+    write_stderr(b"\n");
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
+/// Two words of kernel randomness for the `hardened` secrets: the `AT_RANDOM` bytes the kernel
+/// gives every process (no syscall, available before anything else runs), mixed so that they
+/// do not equal glibc's stack-protector canary taken from the same bytes, with the address of a
+/// stack slot and the clock.
+#[cfg(feature = "hardened")]
+pub fn random_seed() -> (usize, usize) {
+    // SAFETY: getauxval has no preconditions; AT_RANDOM points to 16 readable bytes when set.
+    let (a, b) = unsafe {
+        let p = libc::getauxval(libc::AT_RANDOM) as *const u64;
+        if p.is_null() {
+            (0, 0)
+        } else {
+            (p.read_unaligned(), p.add(1).read_unaligned())
+        }
+    };
+    let local = 0u8;
+    let salt = (&local as *const u8 as u64) ^ u64::from(now_ms()).rotate_left(32);
+    let mix = |mut z: u64| {
+        // splitmix64's finaliser
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    (
+        mix(a ^ mix(salt)) as usize,
+        mix(b ^ mix(salt ^ 0x9e37_79b9_7f4a_7c15)) as usize,
+    )
 }
 
 /// Blocks while `*word == expected` (spurious wake-ups are allowed).

@@ -123,16 +123,21 @@ impl PageHeap {
         } else {
             (self.newest as *mut u8).wrapping_add(ARENA_SIZE)
         };
-        let mut base = os::map_hint(hint, ARENA_SIZE);
+        let mut base = os::reserve_hint(hint, ARENA_SIZE);
         if !base.is_null() && !(base as usize).is_multiple_of(ARENA_SIZE) {
             // SAFETY: we just mapped this range and nobody has seen it.
             unsafe { os::unmap(base, ARENA_SIZE) };
             base = ptr::null_mut();
         }
         if base.is_null() {
-            base = os::map_aligned(ARENA_SIZE, ARENA_SIZE);
+            base = os::map_aligned(ARENA_SIZE, ARENA_SIZE, true);
         }
         if base.is_null() {
+            return false;
+        }
+        if !crate::span::register_arena(base) {
+            // SAFETY: mapped just above; nobody has seen it.
+            unsafe { os::unmap(base, ARENA_SIZE) };
             return false;
         }
         // SAFETY: `base` is a fresh, aligned, zeroed mapping of ARENA_SIZE bytes.

@@ -5,6 +5,7 @@
 //! span of any block is found from its address alone (mask, shift, index).
 
 use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::os::{self, PAGE};
 use crate::size_class::{self, SizeClass, MAX_SMALL, SPAN_SHIFT, SPAN_SIZE};
@@ -17,10 +18,117 @@ pub const SPANS_PER_ARENA: usize = ARENA_SIZE / SPAN_SIZE;
 const ARENA_MAGIC: u64 = 0x706f_6f6c_6172_656e; // "poolaren"
 
 /// A free block: its first word links to the next free block.
+///
+/// With the `hardened` feature the link is stored encoded with a per-process secret ([`KEYS`]),
+/// and the second word holds a canary (the block's address encoded with the other key) while
+/// the block is on any free list: a link overwritten by a use-after-free write decodes to an
+/// address that [`Block::next`]'s callers reject, and a block freed twice still carries its
+/// canary (see docs/hardening.md). Blocks are then at least 16 bytes (`round_request`).
+///
+/// Invariant (hardened): a block is on a free list, parked batch or span free list iff its
+/// canary word equals `canary(b)`; a block in a user's hands has canary 0 when handed out.
 #[repr(C)]
 pub struct Block {
-    /// The next block in the same free list, or null.
-    pub next: *mut Block,
+    /// The next block in the same free list, or null (encoded under `hardened`).
+    link: *mut Block,
+    /// `canary(self)` while free (hardened only).
+    #[cfg(feature = "hardened")]
+    canary: usize,
+}
+
+/// The per-process secrets of the `hardened` feature: `[link key, canary key]`, drawn from
+/// the kernel's `AT_RANDOM` bytes by [`init_keys`] before the first block is linked.
+#[cfg(feature = "hardened")]
+static KEYS: [core::sync::atomic::AtomicUsize; 2] = [
+    core::sync::atomic::AtomicUsize::new(0),
+    core::sync::atomic::AtomicUsize::new(0),
+];
+
+/// Draws the `hardened` secrets (a no-op without the feature). Called once, by the process
+/// set-up, before any block is linked.
+pub fn init_keys() {
+    #[cfg(feature = "hardened")]
+    {
+        let (a, b) = os::random_seed();
+        KEYS[0].store(a | 1, core::sync::atomic::Ordering::Relaxed);
+        KEYS[1].store(b, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Block {
+    /// The next block on `b`'s list (decoded under `hardened`).
+    ///
+    /// # Safety
+    /// `b` is a block on a free list (its first word is a link written by [`Block::set_next`]).
+    #[inline(always)]
+    pub unsafe fn next(b: *mut Block) -> *mut Block {
+        // SAFETY: `b` is a free block (caller); its first word is the link.
+        let raw = unsafe { (*b).link };
+        #[cfg(feature = "hardened")]
+        {
+            let k = KEYS[0].load(core::sync::atomic::Ordering::Relaxed);
+            ((raw as usize).wrapping_sub(k).rotate_right(k as u32 & 63) ^ k ^ b as usize)
+                as *mut Block
+        }
+        #[cfg(not(feature = "hardened"))]
+        raw
+    }
+
+    /// Links `b` to `next` (encoded under `hardened`, which also writes `b`'s canary).
+    ///
+    /// # Safety
+    /// `b` is a dead block, now owned by a free list.
+    #[inline(always)]
+    pub unsafe fn set_next(b: *mut Block, next: *mut Block) {
+        #[cfg(feature = "hardened")]
+        {
+            let k = KEYS[0].load(core::sync::atomic::Ordering::Relaxed);
+            let enc = ((next as usize ^ k ^ b as usize).rotate_left(k as u32 & 63)).wrapping_add(k);
+            // SAFETY: `b` is dead and at least 16 bytes (hardened `round_request`).
+            unsafe {
+                (*b).link = enc as *mut Block;
+                (*b).canary = Self::canary_of(b);
+            }
+        }
+        #[cfg(not(feature = "hardened"))]
+        // SAFETY: `b` is dead (caller); its first word becomes the link.
+        unsafe {
+            (*b).link = next
+        };
+    }
+
+    /// The canary a free block `b` carries (hardened).
+    #[cfg(feature = "hardened")]
+    #[inline(always)]
+    fn canary_of(b: *mut Block) -> usize {
+        (b as usize).rotate_left(17) ^ KEYS[1].load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// True if `b` carries a free block's canary: it is on a free list (a double free, when
+    /// `b` is being freed), hardened only.
+    ///
+    /// # Safety
+    /// `b` points to at least 16 readable bytes.
+    #[cfg(feature = "hardened")]
+    #[inline(always)]
+    pub unsafe fn is_free(b: *mut Block) -> bool {
+        // SAFETY: readable (caller).
+        unsafe { (*b).canary == Self::canary_of(b) }
+    }
+
+    /// Marks `b` as handed out: clears its canary (hardened; nothing otherwise).
+    ///
+    /// # Safety
+    /// `b` was just taken off a free list for a user.
+    #[inline(always)]
+    pub unsafe fn hand_out(b: *mut Block) {
+        #[cfg(feature = "hardened")]
+        // SAFETY: `b` is ours until the caller returns it.
+        unsafe {
+            (*b).canary = 0
+        };
+        let _ = b;
+    }
 }
 
 /// Where a span is.
@@ -136,6 +244,37 @@ impl Arena {
     }
 }
 
+/// Arena slots in the map: the 47-bit user address space (where `mmap` places mappings unless
+/// asked for more) in [`ARENA_SIZE`] steps.
+const ARENA_SLOTS: usize = 1 << (47 - ARENA_SIZE.trailing_zeros());
+
+/// The arena map: bit i is set iff `[i * ARENA_SIZE, (i + 1) * ARENA_SIZE)` is one of our
+/// arenas. 256 KiB of zero-initialised static memory, of which only the pages holding set bits
+/// are ever touched (one page covers 2 TiB of addresses). Arenas are never unmapped, so a bit
+/// once set stays true. This is what lets a slow path (or a hardened free) ask "is this
+/// pointer ours?" without reading memory that may not be mapped.
+static ARENA_MAP: [AtomicU64; ARENA_SLOTS / 64] = [const { AtomicU64::new(0) }; ARENA_SLOTS / 64];
+
+/// Records a new arena at `base` (an `ARENA_SIZE`-aligned mapping). False if its address is
+/// beyond the map (the caller then gives the mapping back and fails).
+pub fn register_arena(base: *mut u8) -> bool {
+    let i = base as usize / ARENA_SIZE;
+    if i >= ARENA_SLOTS {
+        return false;
+    }
+    ARENA_MAP[i / 64].fetch_or(1 << (i % 64), Relaxed);
+    true
+}
+
+/// True if `p` lies in one of our arenas (a block, a span, or an arena header). Reads only the
+/// arena map. Relaxed is enough: a block's arena was registered before the block was handed
+/// out, and whoever frees it learnt of it through that hand-out.
+#[inline(always)]
+pub fn in_arena(p: *const u8) -> bool {
+    let i = p as usize / ARENA_SIZE;
+    i < ARENA_SLOTS && ARENA_MAP[i / 64].load(Relaxed) & (1 << (i % 64)) != 0
+}
+
 /// The span that holds `p`.
 ///
 /// # Safety
@@ -147,11 +286,123 @@ pub unsafe fn span_of(p: *mut u8) -> *mut Span {
     let index = (addr & (ARENA_SIZE - 1)) >> SPAN_SHIFT;
     // SAFETY: `p` lies in an arena (caller), whose header is at its aligned base.
     unsafe {
-        if cfg!(feature = "debug-invariants") && ((*arena).magic != ARENA_MAGIC || index == 0) {
+        if cfg!(feature = "debug-invariants") && (!in_arena(p) || (*arena).magic != ARENA_MAGIC) {
             crate::os::fatal("free of a pointer that is not in an arena");
         }
         ptr::addr_of_mut!((*arena).spans[index])
     }
+}
+
+/// The span of `p` if `p` is the start of a block of a span that belongs to a class (not
+/// necessarily a used block: a free one passes too); else why not. Reads only the arena map,
+/// then the arena header. The slow paths' check on every block handed back (`central::flush`),
+/// and the C API's lookup.
+pub fn block_span(p: *const u8) -> Result<*mut Span, &'static str> {
+    if !in_arena(p) {
+        return Err("free of a pointer this allocator did not hand out (not in any of its arenas)");
+    }
+    let index = (p as usize & (ARENA_SIZE - 1)) >> SPAN_SHIFT;
+    if index == 0 {
+        return Err("free of a pointer into an arena header");
+    }
+    // SAFETY: `p` lies in a registered arena, whose header is at its aligned base and lives
+    // for the whole process; reading a span's fields races with nothing that makes them
+    // invalid (a span's class and base change only while it is Free, which we reject).
+    unsafe {
+        let span = span_of(p.cast_mut());
+        let s = &*span;
+        if s.state == SpanState::Free {
+            return Err("free of a block whose span is free (a double free or a stale pointer)");
+        }
+        let off = p as usize & (SPAN_SIZE - 1);
+        let index = block_index(off, s.class as usize);
+        if index * s.block_size as usize != off {
+            return Err("free of a pointer into the middle of a block");
+        }
+        if index >= s.bump as usize {
+            return Err("free of a pointer that was never handed out (past the carved blocks)");
+        }
+        if s.dormant > 0 && s.overlaps_purged(index) {
+            return Err("double free (the block's page was already given back to the OS)");
+        }
+        Ok(span)
+    }
+}
+
+/// `ceil(2^40 / size)` per class: `(off * RECIP[c]) >> 40 == off / size` exactly for every
+/// offset inside a span (`off < 2^19`, `size <= 2^16`: the error term stays below `2^-21`,
+/// under the smallest gap `1 / size` between `off / size` and the next integer).
+const RECIP: [u64; size_class::NUM_CLASSES] = {
+    let mut r = [0u64; size_class::NUM_CLASSES];
+    let mut i = 0;
+    while i < r.len() {
+        let size = size_class::CLASS_SIZE[i] as u64;
+        r[i] = (1u64 << 40).div_ceil(size);
+        i += 1;
+    }
+    r
+};
+
+/// `off / size_of(class)` for an offset inside a span, without a division.
+#[inline(always)]
+fn block_index(off: usize, class: usize) -> usize {
+    ((off as u64 * RECIP[class % size_class::NUM_CLASSES]) >> 40) as usize
+}
+
+/// The `hardened` check on the free path: `b` must be the start of a block of a span of
+/// `class` (in one of our arenas, span assigned to that class, at a block boundary), and must
+/// not carry a free block's canary (a double free). Aborts with a message otherwise. About 15
+/// instructions, no division.
+#[cfg(feature = "hardened")]
+#[inline(always)]
+pub fn check_free_hardened(b: *mut Block, class: SizeClass) {
+    let p = b as usize;
+    if !in_arena(b.cast()) {
+        wrong_free(
+            b,
+            "free of a pointer this allocator did not hand out (not in any of its arenas)",
+        );
+    }
+    // SAFETY: `b` lies in a registered arena, whose header lives for the whole process.
+    let span = unsafe { &*span_of(b.cast()) };
+    if span.class as usize != class.index() || span.state == SpanState::Free {
+        wrong_free(
+            b,
+            "free with a layout of another size class than the block's (or of a free span)",
+        );
+    }
+    let off = p & (SPAN_SIZE - 1);
+    if block_index(off, class.index()) * size_class::size_of(class) != off {
+        wrong_free(b, "free of a pointer into the middle of a block");
+    }
+    // SAFETY: `b` starts a block of this class (>= 16 bytes, hardened) inside a mapped span.
+    if unsafe { Block::is_free(b) } {
+        wrong_free(b, "double free (the block is already on a free list)");
+    }
+}
+
+/// True if `next`, just decoded from free block `b`'s link, can be a block: null, in `b`'s
+/// arena (the common case: one compare), or in another of our arenas (hardened pop).
+#[cfg(feature = "hardened")]
+#[inline(always)]
+pub fn plausible_link(b: *mut Block, next: *mut Block) -> bool {
+    next.is_null() || (b as usize ^ next as usize) < ARENA_SIZE || in_arena(next.cast())
+}
+
+/// A caller's misuse found on a free path: message with the address, then abort.
+#[cold]
+#[inline(never)]
+pub fn wrong_free(b: *mut Block, what: &str) -> ! {
+    os::fatal_at(what, b as usize)
+}
+
+/// Heap corruption found on an allocation path (hardened): message with the address, then
+/// abort.
+#[cfg(feature = "hardened")]
+#[cold]
+#[inline(never)]
+pub fn corrupted(b: *mut Block, what: &str) -> ! {
+    os::fatal_at(what, b as usize)
 }
 
 impl Span {
@@ -198,8 +449,8 @@ impl Span {
                 let b = self.free;
                 // SAFETY: blocks in `free` are ours and unused; their first word is the link.
                 unsafe {
-                    self.free = (*b).next;
-                    (*b).next = *list;
+                    self.free = Block::next(b);
+                    Block::set_next(b, *list);
                 }
                 *list = b;
                 *count += 1;
@@ -216,7 +467,7 @@ impl Span {
                     // handed out.
                     unsafe {
                         let b = self.base.add(i * self.block_size as usize).cast::<Block>();
-                        (*b).next = *list;
+                        Block::set_next(b, *list);
                         *list = b;
                     }
                 }
@@ -278,7 +529,7 @@ impl Span {
                 // page), so nothing else holds it; its pages are no longer purged.
                 unsafe {
                     let blk = self.base.add(i * s).cast::<Block>();
-                    (*blk).next = self.free;
+                    Block::set_next(blk, self.free);
                     self.free = blk;
                 }
                 self.dormant -= 1;
@@ -311,7 +562,7 @@ impl Span {
             let i = (b as usize - self.base as usize) / s;
             idle[i / 64] |= 1 << (i % 64);
             // SAFETY: blocks in `free` are ours; the link is their first word.
-            b = unsafe { (*b).next };
+            b = unsafe { Block::next(b) };
         }
         let bit = |idle: &[u64], i: usize| idle[i / 64] & (1 << (i % 64)) != 0;
         if uncarved {
@@ -383,7 +634,7 @@ impl Span {
                 // SAFETY: block i is idle and touches only pages that stay committed.
                 unsafe {
                     let blk = self.base.add(i * s).cast::<Block>();
-                    (*blk).next = self.free;
+                    Block::set_next(blk, self.free);
                     self.free = blk;
                 }
             }
@@ -399,7 +650,7 @@ impl Span {
     #[inline]
     pub unsafe fn give(&mut self, b: *mut Block) {
         // SAFETY: `b` is a dead block of this span (caller); we own its first word now.
-        unsafe { (*b).next = self.free };
+        unsafe { Block::set_next(b, self.free) };
         self.free = b;
         self.used -= 1;
     }
@@ -421,7 +672,7 @@ impl Span {
             }
             n += 1;
             // SAFETY: blocks in the free list are ours; the link is their first word.
-            b = unsafe { (*b).next };
+            b = unsafe { Block::next(b) };
         }
         if self.used + n + self.dormant != self.bump || self.bump > self.capacity {
             crate::os::fatal("span check: used + free + dormant != carved");
@@ -439,7 +690,7 @@ impl Span {
                 crate::os::fatal("span check: a free block touches a purged page");
             }
             // SAFETY: as above.
-            b = unsafe { (*b).next };
+            b = unsafe { Block::next(b) };
         }
         if (self.state == SpanState::Partial) != self.has_room() {
             crate::os::fatal("span check: state does not match room");

@@ -143,7 +143,9 @@ fn set_current(tc: *mut ThreadCache) {
 }
 
 impl ThreadCache {
-    /// Pops a block of `class`; null if the list is empty. (~4 instructions.)
+    /// Pops a block of `class`; null if the list is empty. (~4 instructions; `hardened` adds
+    /// the head's canary check, the link's decoding and a plausibility check of the next
+    /// block's address.)
     ///
     /// # Safety
     /// Called by the owning thread.
@@ -152,9 +154,21 @@ impl ThreadCache {
         let list = &self.lists[class];
         let b = list.head.load(Relaxed);
         if !b.is_null() {
+            #[cfg(feature = "hardened")]
+            // SAFETY: `b` heads our list, so it was checked when it got there.
+            if unsafe { !Block::is_free(b) } {
+                crate::span::corrupted(b, "a free block's canary was overwritten (use after free)");
+            }
             // SAFETY: `b` heads our free list; its first word links the next block.
-            list.head.store(unsafe { (*b).next }, Relaxed);
+            let next = unsafe { Block::next(b) };
+            #[cfg(feature = "hardened")]
+            if !crate::span::plausible_link(b, next) {
+                crate::span::corrupted(b, "a free-list link was overwritten (use after free)");
+            }
+            list.head.store(next, Relaxed);
             list.len.set(list.len.get().wrapping_sub(1));
+            // SAFETY: `b` leaves the list for the caller's user.
+            unsafe { Block::hand_out(b) };
         }
         b
     }
@@ -167,8 +181,10 @@ impl ThreadCache {
     #[inline(always)]
     pub unsafe fn push(&self, class: SizeClass, b: *mut Block) -> bool {
         let list = &self.lists[class];
+        #[cfg(feature = "hardened")]
+        crate::span::check_free_hardened(b, class);
         // SAFETY: `b` is dead and ours now; its first word becomes the link.
-        unsafe { (*b).next = list.head.load(Relaxed) };
+        unsafe { Block::set_next(b, list.head.load(Relaxed)) };
         list.head.store(b, Relaxed);
         let len = list.len.get().wrapping_add(1);
         list.len.set(len);
@@ -213,8 +229,11 @@ impl ThreadCache {
         }
         self.stats.record_refill(class.index(), n);
         let list = &self.lists[class];
-        // SAFETY: `head` links `n >= 1` blocks that are now ours.
-        list.head.store(unsafe { (*head).next }, Relaxed);
+        // SAFETY: `head` links `n >= 1` blocks that are now ours; `head` goes to the user.
+        unsafe {
+            list.head.store(Block::next(head), Relaxed);
+            Block::hand_out(head);
+        }
         list.len.set(n as u32 - 1);
         list.max.set((list.max.get() + batch).min(LIMIT[class]));
         head
@@ -247,12 +266,12 @@ impl ThreadCache {
         let mut tail = head;
         for _ in 1..n {
             // SAFETY: the list holds at least `n` blocks.
-            tail = unsafe { (*tail).next };
+            tail = unsafe { Block::next(tail) };
         }
         // SAFETY: `tail` is the n-th block of the list.
         unsafe {
-            list.head.store((*tail).next, Relaxed);
-            (*tail).next = ptr::null_mut();
+            list.head.store(Block::next(tail), Relaxed);
+            Block::set_next(tail, ptr::null_mut());
         }
         list.len.set(list.len.get() - n);
         // SAFETY: the cut-off list holds `n` dead blocks of `class`.
@@ -281,7 +300,7 @@ impl ThreadCache {
                 while !b.is_null() {
                     n += 1;
                     // SAFETY: blocks in our list are ours; the link is their first word.
-                    b = unsafe { (*b).next };
+                    b = unsafe { Block::next(b) };
                 }
                 list.len.set(n);
             }
@@ -329,7 +348,7 @@ impl ThreadCache {
         while !b.is_null() {
             n += 1;
             // SAFETY: blocks in our list are ours; the link is their first word.
-            b = unsafe { (*b).next };
+            b = unsafe { Block::next(b) };
         }
         if n != list.len.get() || list.len.get() > list.max.get() + 1 {
             crate::os::fatal("thread cache check: list length does not match");
@@ -510,23 +529,23 @@ impl ThreadCache {
             // h2's link, which we write or read here; an in-flight push links a new block in
             // front of the head.
             unsafe {
-                let h1 = (*h0).next;
+                let h1 = Block::next(h0);
                 if h1.is_null() {
                     continue;
                 }
-                let rest = (*h1).next;
+                let rest = Block::next(h1);
                 if rest.is_null() {
                     continue;
                 }
-                (*h1).next = ptr::null_mut();
+                Block::set_next(h1, ptr::null_mut());
                 let (head, count) = &mut out.lists[class];
                 let mut tail = rest;
                 let mut n = 1;
-                while !(*tail).next.is_null() {
-                    tail = (*tail).next;
+                while !Block::next(tail).is_null() {
+                    tail = Block::next(tail);
                     n += 1;
                 }
-                (*tail).next = *head;
+                Block::set_next(tail, *head);
                 *head = rest;
                 *count += n;
             }

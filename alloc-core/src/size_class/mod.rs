@@ -89,6 +89,12 @@ pub const MIN_ALIGN: usize = 8;
 /// request (which `GlobalAlloc` callers must not make) still gets a real block.
 #[inline(always)]
 pub const fn round_request(size: usize, align: usize) -> usize {
+    // Hardened free blocks hold a link and a canary: two words.
+    let size = if cfg!(feature = "hardened") && size < 16 {
+        16
+    } else {
+        size
+    };
     if align <= MIN_ALIGN {
         return size;
     }
