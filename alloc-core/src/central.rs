@@ -173,6 +173,9 @@ pub unsafe fn flush(class: SizeClass, head: *mut Block, count: usize) {
 unsafe fn check_blocks(class: SizeClass, head: *mut Block, count: usize) {
     let mut b = head;
     for _ in 0..count {
+        if b.is_null() {
+            span::wrong_free(head, "double free (a list of freed blocks is shorter than its count)");
+        }
         match span::block_span(b.cast()) {
             // SAFETY: a span header of a registered arena.
             Ok(s) if unsafe { (*s).class } as usize == class.index() => {}
@@ -188,7 +191,7 @@ unsafe fn check_blocks(class: SizeClass, head: *mut Block, count: usize) {
     if !b.is_null() {
         span::wrong_free(
             b,
-            "a freed list is longer than its count (a block freed twice?)",
+            "double free (a list of freed blocks is longer than its count)",
         );
     }
 }
