@@ -174,7 +174,10 @@ unsafe fn check_blocks(class: SizeClass, head: *mut Block, count: usize) {
     let mut b = head;
     for _ in 0..count {
         if b.is_null() {
-            span::wrong_free(head, "double free (a list of freed blocks is shorter than its count)");
+            span::wrong_free(
+                head,
+                "double free (a list of freed blocks is shorter than its count)",
+            );
         }
         match span::block_span(b.cast()) {
             // SAFETY: a span header of a registered arena.

@@ -517,7 +517,7 @@ unsafe fn free_small_slow<const RECORD: bool>(
         }
     } else {
         #[cfg(feature = "hardened")]
-        crate::span::check_free_hardened(b, class);
+        crate::span::check_free_hardened(b, class, ptr::null_mut());
         // SAFETY: `b` is one dead block of `class`, terminated below.
         unsafe {
             Block::set_next(b, ptr::null_mut());
@@ -582,13 +582,13 @@ fn footprint(size: usize, align: usize) -> (usize, usize) {
 // in exactly one place: a thread cache, a span's free list, or a user's hands), and failure is
 // a null return. No method unwinds: nothing on these paths can panic.
 unsafe impl GlobalAlloc for PoolAlloc {
-    #[inline]
+    #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded contract.
         unsafe { alloc_impl::<true>(layout) }
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         // SAFETY: forwarded contract.
         unsafe { dealloc_impl::<true>(p, layout) }

@@ -163,6 +163,7 @@ impl PageHeap {
         // SAFETY: the caller hands us sole ownership of `span`.
         unsafe {
             (*span).state = SpanState::Free;
+            (*span).class = crate::span::NO_CLASS;
             (*span).stamp = stamp;
             (*span).prev = ptr::null_mut();
             (*span).next = self.dirty_head;

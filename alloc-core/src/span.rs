@@ -23,7 +23,7 @@ const ARENA_MAGIC: u64 = 0x706f_6f6c_6172_656e; // "poolaren"
 /// and the second word holds a canary (the block's address encoded with the other key) while
 /// the block is on any free list: a link overwritten by a use-after-free write decodes to an
 /// address that [`Block::next`]'s callers reject, and a block freed twice still carries its
-/// canary (see docs/hardening.md). Blocks are then at least 16 bytes (`round_request`).
+/// canary (see docs/hardening.md). Blocks are then at least 16 bytes (`class_of`).
 ///
 /// Invariant (hardened): a block is on a free list, parked batch or span free list iff its
 /// canary word equals `canary(b)`; a block in a user's hands has canary 0 when handed out.
@@ -67,8 +67,7 @@ impl Block {
         #[cfg(feature = "hardened")]
         {
             let k = KEYS[0].load(core::sync::atomic::Ordering::Relaxed);
-            ((raw as usize).wrapping_sub(k).rotate_right(k as u32 & 63) ^ k ^ b as usize)
-                as *mut Block
+            ((raw as usize).wrapping_sub(k) ^ b as usize) as *mut Block
         }
         #[cfg(not(feature = "hardened"))]
         raw
@@ -83,8 +82,8 @@ impl Block {
         #[cfg(feature = "hardened")]
         {
             let k = KEYS[0].load(core::sync::atomic::Ordering::Relaxed);
-            let enc = ((next as usize ^ k ^ b as usize).rotate_left(k as u32 & 63)).wrapping_add(k);
-            // SAFETY: `b` is dead and at least 16 bytes (hardened `round_request`).
+            let enc = (next as usize ^ b as usize).wrapping_add(k);
+            // SAFETY: `b` is dead and at least 16 bytes (hardened `class_of`).
             unsafe {
                 (*b).link = enc as *mut Block;
                 (*b).canary = Self::canary_of(b);
@@ -101,7 +100,7 @@ impl Block {
     #[cfg(feature = "hardened")]
     #[inline(always)]
     fn canary_of(b: *mut Block) -> usize {
-        (b as usize).rotate_left(17) ^ KEYS[1].load(core::sync::atomic::Ordering::Relaxed)
+        b as usize ^ KEYS[1].load(core::sync::atomic::Ordering::Relaxed)
     }
 
     /// True if `b` carries a free block's canary: it is on a free list (a double free, when
@@ -171,7 +170,7 @@ pub struct Span {
     pub capacity: u32,
     /// Bytes per block.
     pub block_size: u32,
-    /// The size class, valid unless `state == Free`.
+    /// The size class; [`NO_CLASS`] iff `state == Free`.
     pub class: u8,
     /// Which list holds the span.
     pub state: SpanState,
@@ -196,6 +195,10 @@ pub struct Span {
     /// Pages of the span given back to the OS while it belongs to a class (bit i: page i).
     pub purged: [u64; PURGE_WORDS],
 }
+
+/// The `class` of a span that belongs to no class (`state == Free`): one compare of the class
+/// then also rejects free spans (the hardened free path).
+pub const NO_CLASS: u8 = u8::MAX;
 
 /// Pages in a span.
 pub const PAGES_PER_SPAN: usize = SPAN_SIZE / PAGE;
@@ -238,6 +241,7 @@ impl Arena {
             (*arena).magic = ARENA_MAGIC;
             for i in 0..SPANS_PER_ARENA {
                 (*arena).spans[i].base = base.add(i * SPAN_SIZE);
+                (*arena).spans[i].class = NO_CLASS;
             }
         }
         arena
@@ -315,7 +319,10 @@ pub fn block_span(p: *const u8) -> Result<*mut Span, &'static str> {
             return Err("free of a block whose span is free (a double free or a stale pointer)");
         }
         let off = p as usize & (SPAN_SIZE - 1);
-        let index = block_index(off, s.class as usize);
+        let Some(class) = SizeClass::new(s.class as usize) else {
+            return Err("free of a block whose span has no class");
+        };
+        let index = block_index(off, class);
         if index * s.block_size as usize != off {
             return Err("free of a pointer into the middle of a block");
         }
@@ -329,9 +336,11 @@ pub fn block_span(p: *const u8) -> Result<*mut Span, &'static str> {
     }
 }
 
-/// `ceil(2^40 / size)` per class: `(off * RECIP[c]) >> 40 == off / size` exactly for every
-/// offset inside a span (`off < 2^19`, `size <= 2^16`: the error term stays below `2^-21`,
-/// under the smallest gap `1 / size` between `off / size` and the next integer).
+/// `m = ceil(2^40 / size)` per class. For every offset inside a span (`off < 2^19`, `size <=
+/// 2^16`): `(off * m) >> 40 == off / size` exactly (the error term stays below `2^-21`, under
+/// the smallest gap `1 / size` between `off / size` and the next integer), and `size` divides
+/// `off` iff the low 40 bits of `off * m` are below `m` (they are `q * (m * size - 2^40) <
+/// 2^19` when `off = q * size`, and at least `r * m >= m` when `off = q * size + r`, r > 0).
 const RECIP: [u64; size_class::NUM_CLASSES] = {
     let mut r = [0u64; size_class::NUM_CLASSES];
     let mut i = 0;
@@ -345,19 +354,28 @@ const RECIP: [u64; size_class::NUM_CLASSES] = {
 
 /// `off / size_of(class)` for an offset inside a span, without a division.
 #[inline(always)]
-fn block_index(off: usize, class: usize) -> usize {
-    ((off as u64 * RECIP[class % size_class::NUM_CLASSES]) >> 40) as usize
+fn block_index(off: usize, class: SizeClass) -> usize {
+    ((off as u64 * RECIP[class]) >> 40) as usize
+}
+
+/// True if `off` (inside a span) is a multiple of `size_of(class)`, without a division.
+#[cfg(feature = "hardened")]
+#[inline(always)]
+fn at_block_start(off: usize, class: SizeClass) -> bool {
+    let m = RECIP[class];
+    (off as u64).wrapping_mul(m) & ((1 << 40) - 1) < m
 }
 
 /// The `hardened` check on the free path: `b` must be the start of a block of a span of
 /// `class` (in one of our arenas, span assigned to that class, at a block boundary), and must
-/// not carry a free block's canary (a double free). Aborts with a message otherwise. About 15
-/// instructions, no division.
+/// not carry a free block's canary (a double free). `near` is null or a block of ours (the
+/// list's head). Aborts with a message otherwise. About 20 instructions, no division.
 #[cfg(feature = "hardened")]
 #[inline(always)]
-pub fn check_free_hardened(b: *mut Block, class: SizeClass) {
+pub fn check_free_hardened(b: *mut Block, class: SizeClass, near: *mut Block) {
     let p = b as usize;
-    if !in_arena(b.cast()) {
+    // `near` (the list's head, or null) is a block of ours: in its arena, skip the map.
+    if (p ^ near as usize) >= ARENA_SIZE && !in_arena(b.cast()) {
         wrong_free(
             b,
             "free of a pointer this allocator did not hand out (not in any of its arenas)",
@@ -365,14 +383,14 @@ pub fn check_free_hardened(b: *mut Block, class: SizeClass) {
     }
     // SAFETY: `b` lies in a registered arena, whose header lives for the whole process.
     let span = unsafe { &*span_of(b.cast()) };
-    if span.class as usize != class.index() || span.state == SpanState::Free {
+    // A free span's class is NO_CLASS, which no layout maps to.
+    if span.class as usize != class.index() {
         wrong_free(
             b,
             "free with a layout of another size class than the block's (or of a free span)",
         );
     }
-    let off = p & (SPAN_SIZE - 1);
-    if block_index(off, class.index()) * size_class::size_of(class) != off {
+    if !at_block_start(p & (SPAN_SIZE - 1), class) {
         wrong_free(b, "free of a pointer into the middle of a block");
     }
     // SAFETY: `b` starts a block of this class (>= 16 bytes, hardened) inside a mapped span.

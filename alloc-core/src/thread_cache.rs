@@ -181,10 +181,11 @@ impl ThreadCache {
     #[inline(always)]
     pub unsafe fn push(&self, class: SizeClass, b: *mut Block) -> bool {
         let list = &self.lists[class];
+        let head = list.head.load(Relaxed);
         #[cfg(feature = "hardened")]
-        crate::span::check_free_hardened(b, class);
+        crate::span::check_free_hardened(b, class, head);
         // SAFETY: `b` is dead and ours now; its first word becomes the link.
-        unsafe { Block::set_next(b, list.head.load(Relaxed)) };
+        unsafe { Block::set_next(b, head) };
         list.head.store(b, Relaxed);
         let len = list.len.get().wrapping_add(1);
         list.len.set(len);

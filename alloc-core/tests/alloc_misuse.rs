@@ -34,8 +34,14 @@ fn expect_abort(case: &str, expect: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let all = format!("--- stdout\n{stdout}--- stderr\n{stderr}");
-    assert!(!all.contains(SURVIVED), "{case}: the child went on after its mistake\n{all}");
-    assert!(!all.contains("panicked"), "{case}: a panic instead of an abort\n{all}");
+    assert!(
+        !all.contains(SURVIVED),
+        "{case}: the child went on after its mistake\n{all}"
+    );
+    assert!(
+        !all.contains("panicked"),
+        "{case}: a panic instead of an abort\n{all}"
+    );
     assert_eq!(
         out.status.signal(),
         Some(libc::SIGABRT),
@@ -46,7 +52,10 @@ fn expect_abort(case: &str, expect: &str) {
         .lines()
         .find(|l| l.starts_with("alloc-core: fatal: "))
         .unwrap_or_else(|| panic!("{case}: no `alloc-core: fatal:` line\n{all}"));
-    assert!(line.contains(expect), "{case}: expected {expect:?} in {line:?}");
+    assert!(
+        line.contains(expect),
+        "{case}: expected {expect:?} in {line:?}"
+    );
     assert!(line.contains("(at 0x"), "{case}: no address in {line:?}");
 }
 
@@ -416,7 +425,11 @@ fn layout_free_api_round_trips() {
             // SAFETY: `cur` is live; realloc_unsized returns its replacement or null.
             let q = unsafe { GLOBAL.realloc_unsized(cur, new) };
             assert!(!q.is_null());
-            assert_eq!(q as usize % 16, 0, "realloc_unsized must keep C's 16 alignment");
+            assert_eq!(
+                q as usize % 16,
+                0,
+                "realloc_unsized must keep C's 16 alignment"
+            );
             assert!(GLOBAL.usable_size(q).unwrap() >= new);
             // SAFETY: `q` holds at least `new` bytes, of which min(len, new) were kept.
             let kept = unsafe { std::slice::from_raw_parts(q, len.min(new)) };

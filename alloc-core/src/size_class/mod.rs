@@ -89,12 +89,6 @@ pub const MIN_ALIGN: usize = 8;
 /// request (which `GlobalAlloc` callers must not make) still gets a real block.
 #[inline(always)]
 pub const fn round_request(size: usize, align: usize) -> usize {
-    // Hardened free blocks hold a link and a canary: two words.
-    let size = if cfg!(feature = "hardened") && size < 16 {
-        16
-    } else {
-        size
-    };
     if align <= MIN_ALIGN {
         return size;
     }
@@ -117,8 +111,20 @@ pub const fn is_small(rounded: usize) -> bool {
 /// request; only the lines of the sizes a program uses get cached).
 #[inline(always)]
 pub fn class_of(size: usize) -> SizeClass {
-    SizeClass(table::CLASS_LOOKUP[(size + 7) >> 3])
+    SizeClass(LOOKUP[(size + 7) >> 3])
 }
+
+/// [`table::CLASS_LOOKUP`], except that under the `hardened` feature requests of up to 8 bytes
+/// map to the 16-byte class: a hardened free block holds a link and a canary. Built at compile
+/// time, so the rule costs nothing at run time.
+static LOOKUP: [u8; MAX_SMALL / 8 + 1] = {
+    let mut t = table::CLASS_LOOKUP;
+    if cfg!(feature = "hardened") {
+        t[0] = 1;
+        t[1] = 1;
+    }
+    t
+};
 
 /// Block size of `class`.
 #[inline(always)]
@@ -175,7 +181,10 @@ mod tests {
             let c = class_of(size).index();
             let cs = CLASS_SIZE[c] as usize;
             assert!(cs >= size, "size {size} -> class {c} ({cs} B) too small");
-            if c > 0 {
+            // Hardened: the smallest class a request may use is the 16-byte one.
+            let smallest = if cfg!(feature = "hardened") { 1 } else { 0 };
+            assert!(c >= smallest, "size {size} -> class {c}, below the smallest allowed");
+            if c > smallest {
                 assert!(
                     (CLASS_SIZE[c - 1] as usize) < size,
                     "size {size} -> class {c} ({cs} B) not the smallest"
