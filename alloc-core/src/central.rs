@@ -179,14 +179,8 @@ unsafe fn check_blocks(class: SizeClass, head: *mut Block, count: usize) {
                 "double free (a list of freed blocks is shorter than its count)",
             );
         }
-        match span::block_span(b.cast()) {
-            // SAFETY: a span header of a registered arena.
-            Ok(s) if unsafe { (*s).class } as usize == class.index() => {}
-            Ok(_) => span::wrong_free(
-                b,
-                "free with a layout of another size class than the block's",
-            ),
-            Err(what) => span::wrong_free(b, what),
+        if let Err(what) = span::check_block(b.cast(), class) {
+            span::wrong_free(b, what);
         }
         // SAFETY: `b` is a block of one of our spans (checked above); the link is its first word.
         b = unsafe { Block::next(b) };

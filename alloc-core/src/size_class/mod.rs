@@ -183,7 +183,10 @@ mod tests {
             assert!(cs >= size, "size {size} -> class {c} ({cs} B) too small");
             // Hardened: the smallest class a request may use is the 16-byte one.
             let smallest = if cfg!(feature = "hardened") { 1 } else { 0 };
-            assert!(c >= smallest, "size {size} -> class {c}, below the smallest allowed");
+            assert!(
+                c >= smallest,
+                "size {size} -> class {c}, below the smallest allowed"
+            );
             if c > smallest {
                 assert!(
                     (CLASS_SIZE[c - 1] as usize) < size,
