@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use alloc_stats::{Registry, Snapshot, ThreadStats, LARGE};
 
-use crate::heap_stats::REGISTRY;
+use crate::heap_stats::{self, REGISTRY};
 
 use crate::central::{self, central, CENTRAL};
 use crate::decay;
@@ -316,7 +316,7 @@ fn with_stats(tc: *mut ThreadCache, f: impl FnOnce(&ThreadStats)) {
         // SAFETY: a ready cache belongs to this thread.
         f(unsafe { &(*tc).stats })
     } else {
-        REGISTRY.with_orphan(f)
+        heap_stats::with_thread_stats(f)
     }
 }
 
@@ -389,7 +389,7 @@ unsafe fn alloc_small_slow<const RECORD: bool>(
             unsafe { Block::hand_out(b) };
             // A pass-through "cache" of one block: the refill and the alloc are both counted,
             // so that the thread-cache gauge stays exact.
-            REGISTRY.with_orphan(|s| {
+            heap_stats::with_thread_stats(|s| {
                 s.record_miss(class.index());
                 s.record_refill(class.index(), 1);
                 if RECORD {
@@ -523,7 +523,7 @@ unsafe fn free_small_slow<const RECORD: bool>(
             Block::set_next(b, ptr::null_mut());
             central::flush(class, b, 1);
         }
-        REGISTRY.with_orphan(|s| s.record_flush(class.index(), 1));
+        heap_stats::with_thread_stats(|s| s.record_flush(class.index(), 1));
         scavenger::kick();
     }
 }

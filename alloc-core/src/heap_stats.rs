@@ -29,6 +29,22 @@ pub fn set_current_stats(stats: *const ThreadStats) {
     let _ = CURRENT_STATS.try_with(|c| c.set(stats));
 }
 
+/// Runs `f` on the calling thread's registered counters, or on the shared orphan ones if it
+/// has none (while its cache is being built, or after its exit hook ran). A thread whose cache
+/// another thread is draining (`PAUSED`) takes the shared path for its blocks but still has its
+/// counters, and only it writes them: so `Region::thread` stays exact during a `trim`.
+#[inline]
+pub fn with_thread_stats(f: impl FnOnce(&ThreadStats)) {
+    let s = current_stats();
+    if s.is_null() {
+        REGISTRY.with_orphan(f)
+    } else {
+        // SAFETY: a registered record of this thread, live until its exit hook clears the
+        // pointer; only this thread writes it.
+        f(unsafe { &*s })
+    }
+}
+
 /// The allocator-wide figures every tier updates.
 #[inline]
 pub fn heap() -> &'static HeapCounters {

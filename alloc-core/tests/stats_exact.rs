@@ -276,3 +276,56 @@ fn peak_follows_held_small_blocks_within_a_cache() {
         "a high-water mark"
     );
 }
+
+/// A thread's own region stays exact while another thread trims in a loop: while its cache is
+/// drained (paused), its allocations take the shared path but are still counted as its own.
+#[test]
+fn thread_region_exact_while_another_thread_trims() {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let trims = Arc::new(AtomicU32::new(0));
+    let trimmer = {
+        let (stop, trims) = (stop.clone(), trims.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                GLOBAL.trim();
+                trims.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let layout = Layout::from_size_align(100, 8).unwrap();
+    let (mut lost, mut n) = (0, 0u64);
+    // Enough rounds to overlap many drains of this thread's cache.
+    let filler = Layout::from_size_align(48, 8).unwrap();
+    while n < 20_000 || (trims.load(Ordering::Relaxed) < 200 && n < 5_000_000) {
+        // Keep blocks in this thread's cache, so that each trim has something to drain and
+        // pauses the cache.
+        let held: Vec<_> = (0..8)
+            // SAFETY: a valid layout; the blocks are freed just below.
+            .map(|_| unsafe { GLOBAL.alloc(filler) })
+            .collect();
+        for p in held {
+            // SAFETY: allocated above with `filler`.
+            unsafe { GLOBAL.dealloc(p, filler) };
+        }
+        let r = Region::thread_of(PoolAlloc::registry());
+        // SAFETY: a valid layout; the block is freed below.
+        let p = unsafe { GLOBAL.alloc(layout) };
+        let d = r.change();
+        // SAFETY: `p` came from GLOBAL with `layout`.
+        unsafe { GLOBAL.dealloc(black_box(p), layout) };
+        if d.mallocs != 1 || d.frees != 0 {
+            lost += 1;
+        }
+        n += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    trimmer.join().unwrap();
+    let trims = trims.load(Ordering::Relaxed);
+    assert!(trims >= 200, "only {trims} trims overlapped {n} rounds");
+    assert_eq!(
+        lost, 0,
+        "{lost} of {n} allocations not counted on this thread during {trims} trims"
+    );
+}
