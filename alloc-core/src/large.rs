@@ -54,27 +54,63 @@ pub fn range_len(size: usize) -> usize {
 /// as zero. Null pointer when the OS refuses (or the live map cannot grow).
 pub fn alloc(size: usize, align: usize) -> (*mut u8, bool) {
     let len = range_len(size);
-    let cached = LARGE_CACHE.lock().take(len, align);
+    let cached = if !GUARDED {
+        LARGE_CACHE.lock().take(len, align)
+    } else {
+        core::ptr::null_mut()
+    };
     let (p, fresh) = if !cached.is_null() {
         (cached, false)
     } else {
+        let Some(total) = len.checked_add(GUARD) else {
+            return (core::ptr::null_mut(), true);
+        };
         let p = if align <= PAGE {
-            os::map(len)
+            os::map(total)
         } else {
-            os::map_aligned(len, align, false)
+            os::map_aligned(total, align, false)
         };
         if p.is_null() {
             return (p, true);
         }
-        HeapCounters::add(&heap().os_mapped, len);
+        HeapCounters::add(&heap().os_mapped, total);
+        // SAFETY: the guard page is the last page of the mapping made just above.
+        if GUARDED && !unsafe { os::protect_none(p.add(len), GUARD) } {
+            // SAFETY: ours, unseen.
+            unsafe { give_back(&[(p as usize, total)]) };
+            return (core::ptr::null_mut(), true);
+        }
         (p, true)
     };
     if !LIVE.lock().insert(p as usize, len) {
         // SAFETY: the range is ours and nobody has seen it.
-        unsafe { cache_put(p, len) };
+        unsafe { release(p, len) };
         return (core::ptr::null_mut(), true);
     }
     (p, fresh)
+}
+
+/// Bytes of guard after every large block: one inaccessible page with the `guard-pages`
+/// feature (a write or read past the block's last page faults at once), none otherwise.
+/// Guarded blocks are mapped and unmapped one by one (the cache would merge the guards away).
+pub const GUARD: usize = if GUARDED { PAGE } else { 0 };
+
+/// Whether large blocks have a guard page (feature `guard-pages`).
+const GUARDED: bool = cfg!(feature = "guard-pages");
+
+/// Gives up the dead block `[p, p + len)`: to the cache, or, with guard pages, back to the OS
+/// with its guard.
+///
+/// # Safety
+/// As [`cache_put`].
+unsafe fn release(p: *mut u8, len: usize) {
+    if GUARDED {
+        // SAFETY: the block and the guard page after it are one mapping of ours, dead.
+        unsafe { give_back(&[(p as usize, len + GUARD)]) };
+    } else {
+        // SAFETY: forwarded.
+        unsafe { cache_put(p, len) };
+    }
 }
 
 /// The length of the live large block at `p`, if there is one (C's `malloc_usable_size`).
@@ -100,7 +136,7 @@ pub unsafe fn free(p: *mut u8, size: Option<usize>) -> usize {
         (Some(len), _) => len,
     };
     // SAFETY: forwarded from the caller; the block left the live map above.
-    unsafe { cache_put(p, len) };
+    unsafe { release(p, len) };
     len
 }
 
@@ -163,6 +199,10 @@ pub unsafe fn realloc(
             p.cast(),
             "realloc of a pointer that is not a live large block",
         ),
+    }
+    if GUARDED {
+        // A guarded block neither grows nor shrinks where it is.
+        return (old == new).then_some(p);
     }
     if old == new {
         return Some(p);

@@ -92,6 +92,15 @@ pub unsafe fn unmap(p: *mut u8, len: usize) {
     }
 }
 
+/// Makes `[p, p + len)` inaccessible (a guard page). False if the kernel refuses.
+///
+/// # Safety
+/// The range is page-aligned, mapped by this module, and holds nothing anyone uses.
+pub unsafe fn protect_none(p: *mut u8, len: usize) -> bool {
+    // SAFETY: the caller guarantees the range is ours and unused.
+    unsafe { libc::mprotect(p.cast(), len, libc::PROT_NONE) == 0 }
+}
+
 /// Gives the physical pages of `[p, p + len)` back to the OS; the range stays mapped and reads
 /// as zero afterwards.
 ///

@@ -330,6 +330,33 @@ fn double_free_is_caught_at_the_free() {
     );
 }
 
+/// Guard pages only: a write one byte past a large block's last page faults at once
+/// (SIGSEGV), instead of landing in whatever the kernel mapped next.
+#[cfg(feature = "guard-pages")]
+#[test]
+fn overflow_past_a_large_block_faults() {
+    let case = "overflow_past_a_large_block_faults";
+    if std::env::var(CASE_ENV).as_deref() == Ok(case) {
+        let l = layout(100_000, 8);
+        // SAFETY: deliberately wrong: writes past the block's pages (100_000 B -> 25 pages).
+        unsafe {
+            let p = GLOBAL.alloc(l);
+            p.write_bytes(1, 100_000); // the block itself is fine
+            p.add(25 * 4096).write_volatile(1);
+        }
+        println!("{SURVIVED}");
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([case, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CASE_ENV, case)
+        .output()
+        .unwrap();
+    let all = format!("{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(SURVIVED), "{all}");
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{all}");
+}
+
 /// The kernel's overcommit policy, `/proc/sys/vm/overcommit_memory` (0 heuristic, 1 always, 2
 /// strict).
 fn overcommit_policy() -> u32 {

@@ -205,6 +205,8 @@ fn a_large_block_freed_goes_back_to_the_os() {
     );
 }
 
+// With guard pages, large blocks are mapped one by one: no cache (docs/hardening.md).
+#[cfg(not(feature = "guard-pages"))]
 #[test]
 fn a_1mib_loop_is_served_from_the_large_cache() {
     let _serial = heap_figures();
