@@ -424,13 +424,14 @@ impl CentralList {
                     head = next;
                     continue;
                 }
-                if (*span).state == SpanState::Free
-                    || (*span).class as usize != class.index()
-                    || (*span).used == 0
-                {
-                    crate::os::fatal(
-                        "free with a wrong layout, a double free, or a foreign pointer",
+                if (*span).state == SpanState::Free || (*span).class as usize != class.index() {
+                    span::wrong_free(
+                        head,
+                        "free with a layout of another size class than the block's",
                     );
+                }
+                if let Err(what) = (*span).check_give(head, class) {
+                    span::wrong_free(head, what);
                 }
                 (*span).give(head);
                 (*span).needs_purge = true;

@@ -317,37 +317,31 @@ const NOT_OURS: &str =
 const FREE_SPAN: &str = "free of a block whose span is free (a double free or a stale pointer)";
 
 /// The slow paths' check of a block handed back as one of `class` (`central::flush`, on every
-/// block): its span if `p` starts a block of a span of that class that has been carved and is
-/// not on a page already given back; else why not. About 20 instructions: the arena map, the
-/// span header's line, two multiplications, no division.
+/// block, before any lock): its span if `p` starts a block of a span of that class; else why
+/// not. About 15 instructions: the arena map, the span header's class, a multiplication, no
+/// division. It reads only what a correct caller's block makes stable (the arena map is
+/// atomic; a span's class changes only while the span is free, and it cannot be free while
+/// one of its blocks is out), so it races with nothing for correct callers; the checks that
+/// need the span's moving parts (carved, purged, used) run under its list's lock
+/// ([`Span::check_give`]).
 #[inline]
 pub fn check_block(p: *const u8, class: SizeClass) -> Result<*mut Span, &'static str> {
     if !in_arena(p) {
         return Err(NOT_OURS);
     }
     // SAFETY: `p` lies in a registered arena, whose header lives for the whole process.
-    // The fields read race with nothing that makes the answer wrong for a correct caller: a
-    // span's class changes only while it is free (NO_CLASS), `bump` only grows while any of
-    // its blocks is out, and the purged pages never hold a block in use.
     unsafe {
         let span = span_of(p.cast_mut());
-        let s = &*span;
-        if s.class as usize != class.index() {
-            return Err(if s.class == NO_CLASS {
+        let c = (*span).class;
+        if c as usize != class.index() {
+            return Err(if c == NO_CLASS {
                 FREE_SPAN
             } else {
                 "free with a layout of another size class than the block's"
             });
         }
-        let off = p as usize & (SPAN_SIZE - 1);
-        if !at_block_start(off, class) {
+        if !at_block_start(p as usize & (SPAN_SIZE - 1), class) {
             return Err("free of a pointer into the middle of a block");
-        }
-        if off >= s.bump as usize * s.block_size as usize {
-            return Err("free of a pointer that was never handed out (past the carved blocks)");
-        }
-        if s.dormant > 0 && s.overlaps_purged(block_index(off, class)) {
-            return Err("double free (the block's page was already given back to the OS)");
         }
         Ok(span)
     }
@@ -674,6 +668,24 @@ impl Span {
             }
         }
         bytes
+    }
+
+    /// Checks, under the span's list lock, that block `b` of `class` (the span's) can be given
+    /// back: it was carved,
+    /// some block of the span is out, and it is not on a page already given back (which no
+    /// block in use ever is). Else why not.
+    pub fn check_give(&self, b: *mut Block, class: SizeClass) -> Result<(), &'static str> {
+        let off = b as usize & (SPAN_SIZE - 1);
+        if off >= self.bump as usize * self.block_size as usize {
+            return Err("free of a pointer that was never handed out (past the carved blocks)");
+        }
+        if self.used == 0 {
+            return Err("double free (the block's span has no block out)");
+        }
+        if self.dormant > 0 && self.overlaps_purged(block_index(off, class)) {
+            return Err("double free (the block's page was already given back to the OS)");
+        }
+        Ok(())
     }
 
     /// Takes one block back.
