@@ -126,6 +126,17 @@ static NEXT_SHARD: AtomicU32 = AtomicU32::new(1);
 /// cache on its next refill or flush, so that a trim reaches every thread that still works.
 pub static TRIM_EPOCH: AtomicU32 = AtomicU32::new(0);
 
+/// A list walked past its bound (`len <= max + 1 <= LIMIT + 1`): it loops, which only a block
+/// freed twice makes happen. Aborts rather than walk forever.
+#[cold]
+#[inline(never)]
+fn too_long(b: *mut Block) -> ! {
+    crate::span::wrong_free(
+        b,
+        "double free (a thread cache's list loops back on itself)",
+    )
+}
+
 /// The calling thread's cache pointer (null, [`BUSY`], or a live cache).
 #[inline(always)]
 pub fn current() -> *mut ThreadCache {
@@ -295,11 +306,15 @@ impl ThreadCache {
     /// Makes the list lengths exact again after a drainer cut the lists (`lock` held).
     fn recount_if_drained(&self) {
         if self.recount.swap(false, Acquire) {
-            for list in &self.lists {
+            for class in SizeClass::all() {
+                let list = &self.lists[class];
                 let mut n = 0;
                 let mut b = list.head.load(Relaxed);
                 while !b.is_null() {
                     n += 1;
+                    if n > LIMIT[class] + 1 {
+                        too_long(b);
+                    }
                     // SAFETY: blocks in our list are ours; the link is their first word.
                     b = unsafe { Block::next(b) };
                 }
@@ -545,6 +560,9 @@ impl ThreadCache {
                 while !Block::next(tail).is_null() {
                     tail = Block::next(tail);
                     n += 1;
+                    if n > LIMIT[class] as usize + 1 {
+                        too_long(tail);
+                    }
                 }
                 Block::set_next(tail, *head);
                 *head = rest;

@@ -260,6 +260,41 @@ fn free_unsized_of_a_foreign_pointer_aborts() {
     );
 }
 
+/// A double free in a thread that then blocks: `trim` from another thread drains its cache,
+/// whose list now loops back on itself; the drain aborts instead of walking forever.
+#[test]
+fn double_free_in_a_blocked_thread_aborts_the_trim() {
+    if child("double_free_in_a_blocked_thread_aborts_the_trim", || {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            let l = layout(64, 8);
+            // SAFETY: deliberately wrong: `b` is freed twice, then more blocks go on top.
+            unsafe {
+                let v: Vec<*mut u8> = (0..6).map(|_| GLOBAL.alloc(l)).collect();
+                for &p in &v[..4] {
+                    GLOBAL.dealloc(p, l);
+                }
+                GLOBAL.dealloc(v[1], l); // the list: v1 -> v3 -> v2 -> v1 -> ...
+                GLOBAL.dealloc(v[4], l);
+                GLOBAL.dealloc(v[5], l);
+            }
+            done_tx.send(()).unwrap();
+            let _ = rx.recv(); // blocked, keeping its cache, while main trims
+        });
+        done_rx.recv().unwrap();
+        GLOBAL.trim();
+        drop(tx);
+        worker.join().unwrap();
+    }) {
+        return;
+    }
+    expect_abort(
+        "double_free_in_a_blocked_thread_aborts_the_trim",
+        "double free",
+    );
+}
+
 /// Hardened only: a use-after-free write over a free block's link is caught when the list
 /// reaches the block, before the forged address is handed out.
 #[cfg(feature = "hardened")]
@@ -353,7 +388,10 @@ fn overflow_past_a_large_block_faults() {
         .output()
         .unwrap();
     let all = format!("{out:?}");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(SURVIVED), "{all}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(SURVIVED),
+        "{all}"
+    );
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{all}");
 }
 
