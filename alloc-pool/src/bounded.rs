@@ -34,7 +34,9 @@ struct State<T> {
 ///   (`dropped_rejected`) and a new one built in its place. New objects are not validated.
 /// - Never more than `capacity` objects alive at once, counting those handed out, idle, and
 ///   being built. [`into_inner`](BoundedGuard::into_inner) and
-///   [`discard`](BoundedGuard::discard) free a place for a new one.
+///   [`discard`](BoundedGuard::discard) free a place for a new one: `discard` after the object
+///   is dropped, `into_inner` at once, since a detached object is the caller's to keep (the
+///   pool may build its replacement while the caller still holds it).
 ///
 /// ```
 /// use alloc_pool::BoundedPool;
@@ -271,7 +273,9 @@ pub struct BoundedGuard<'a, T: Send + 'static> {
 }
 
 impl<T: Send + 'static> BoundedGuard<'_, T> {
-    /// Takes the object out for good; its place is freed, so the pool may build another.
+    /// Takes the object out for good; its place is freed now, so the pool may build another
+    /// while the caller still holds this one (a detached object no longer counts against
+    /// `capacity`).
     pub fn into_inner(this: Self) -> T {
         let mut this = ManuallyDrop::new(this);
         this.pool.detached.fetch_add(1, Relaxed);

@@ -79,13 +79,13 @@ impl ByteBudget {
         }
     }
     /// Takes `n` bytes if they fit under the cap.
-    fn reserve(&self, n: usize) -> bool {
+    pub(crate) fn reserve(&self, n: usize) -> bool {
         let max = self.max.load(Relaxed);
         self.used
             .fetch_update(Relaxed, Relaxed, |u| u.checked_add(n).filter(|&t| t <= max))
             .is_ok()
     }
-    fn release(&self, n: usize) {
+    pub(crate) fn release(&self, n: usize) {
         self.used.fetch_sub(n, Relaxed);
     }
 }
@@ -306,6 +306,11 @@ impl<I: Send + 'static> Cache<I> {
     /// Counts an object taken out for good by this thread.
     pub(crate) fn record_detached(&self) {
         bump(&self.local().detached);
+    }
+
+    /// Counts an idle object aged out and dropped by the caller (BufferPool's front slots).
+    pub(crate) fn record_dropped_trim(&self) {
+        self.dropped_trim.fetch_add(1, Relaxed);
     }
 
     /// Counts a returned object that was rejected (unfit) and dropped by the caller.

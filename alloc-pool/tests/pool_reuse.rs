@@ -238,3 +238,23 @@ fn pool_types_are_send_and_sync() {
     fn send<T: Send>() {}
     send::<Pooled<'static, Vec<u8>>>();
 }
+
+/// The rule behind `bounded_pool_bound_never_broken`: a detached object no longer counts
+/// against the capacity, so the pool may build its replacement while the caller still holds
+/// it (capacity + 1 objects alive, one of them the caller's own).
+#[test]
+fn bounded_pool_detached_object_frees_its_place_at_once() {
+    let ledger = Ledger::new(4);
+    let l = ledger.clone();
+    let pool = alloc_pool::BoundedPool::new(1, move || l.make());
+    let g = pool.get();
+    assert!(pool.try_get().is_none(), "capacity 1, one out");
+    let mine = alloc_pool::BoundedGuard::into_inner(g);
+    assert_eq!(pool.live(), 0);
+    let other = pool.try_get().expect("the place was freed by into_inner");
+    assert_eq!(ledger.live(), 2, "the detached object and its replacement");
+    assert_ne!(mine.id, other.id);
+    drop((mine, other));
+    assert_eq!((pool.live(), pool.idle(), ledger.live()), (1, 1, 1));
+    assert_eq!(pool.stats().detached, 1);
+}

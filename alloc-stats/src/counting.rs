@@ -102,7 +102,7 @@ impl<A> Counting<A> {
     pub const fn new(inner: A) -> Self {
         Counting {
             inner,
-            registry: Registry::new(&POW2_CLASS_SIZES, null_current),
+            registry: Registry::new_uncached(&POW2_CLASS_SIZES, null_current),
         }
     }
 

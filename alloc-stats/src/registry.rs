@@ -82,11 +82,15 @@ pub(crate) fn thread_id() -> usize {
 ///
 /// Invariants: every `ThreadStats` on the list has `registry == self` and was linked by
 /// `register`; `threads_live` == list length; counts of retired blocks are in `retired`.
-/// The true live bytes equal `live + Σ unpublished()` over the list and the orphan.
+/// The true live bytes equal `live` + Σ over the list and the orphan of each block's
+/// unpublished change (`take_unpublished`).
 pub struct Registry {
     /// Allocator-wide figures (the allocator updates them).
     pub heap: HeapCounters,
     class_sizes: &'static [u32],
+    /// Small-class byte totals are `allocs × size` and `frees × size`, added at snapshot time
+    /// ([`Registry::new`]); false: every record counted its bytes ([`Registry::new_uncached`]).
+    derive_bytes: bool,
     current: fn() -> *const ThreadStats,
     lock: SpinLock,
     // All below: written under `lock` (except `live`/`peak`, plain atomics).
@@ -102,13 +106,37 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry for an allocator whose class `i` has blocks of `class_sizes[i]` bytes (at most
-    /// `MAX_CLASSES` are used); `current()` returns the calling thread's registered
-    /// `ThreadStats`, or null (then thread snapshots find it by owner).
+    /// A registry for an allocator whose class `i` has blocks of exactly `class_sizes[i]` bytes
+    /// (at most `MAX_CLASSES` are used), recording with [`ThreadStats::record_alloc`] and
+    /// [`ThreadStats::record_free`]: a small-class record counts the block, not its bytes, and
+    /// snapshots derive `bytes_allocated`/`bytes_freed` as `allocs × size` and `frees × size`
+    /// per class (plus what `LARGE` blocks and reallocs counted). `current()` returns the
+    /// calling thread's registered `ThreadStats`, or null (then thread snapshots find it by
+    /// owner).
     pub const fn new(class_sizes: &'static [u32], current: fn() -> *const ThreadStats) -> Self {
+        Self::with_mode(class_sizes, current, true)
+    }
+
+    /// A registry whose threads record with [`ThreadStats::record_alloc_uncached`] and
+    /// [`ThreadStats::record_free_uncached`] (`Counting`): each record counts its own bytes, so
+    /// `class_sizes` may be bucket bounds rather than block sizes (row `i` holds requests up to
+    /// `class_sizes[i]` bytes).
+    pub const fn new_uncached(
+        class_sizes: &'static [u32],
+        current: fn() -> *const ThreadStats,
+    ) -> Self {
+        Self::with_mode(class_sizes, current, false)
+    }
+
+    const fn with_mode(
+        class_sizes: &'static [u32],
+        current: fn() -> *const ThreadStats,
+        derive_bytes: bool,
+    ) -> Self {
         Registry {
             heap: HeapCounters::new(),
             class_sizes,
+            derive_bytes,
             current,
             lock: SpinLock::new(),
             head: AtomicPtr::new(ptr::null_mut()),
@@ -182,9 +210,30 @@ impl Registry {
             .store(self.threads_live.load(Relaxed).saturating_sub(1), Relaxed);
     }
 
+    /// The block size that class `class`'s counts stand for in byte totals: 0 unless this
+    /// registry derives bytes and `class` is one of its size classes.
+    #[inline]
+    pub(crate) fn derived_size(&self, class: usize) -> u64 {
+        if self.derive_bytes && class < self.class_sizes.len().min(MAX_CLASSES) {
+            self.class_sizes[class] as u64
+        } else {
+            0
+        }
+    }
+
+    /// Marks everything `t` counted as published and returns the live-bytes change since its
+    /// last publish (all classes: O(classes), for retire and the orphan).
+    fn take_unpublished(&self, t: &ThreadStats) -> i64 {
+        let mut d = t.take_unpublished_bytes();
+        for c in 0..self.class_sizes.len().min(MAX_CLASSES) {
+            d = d.wrapping_add(t.take_unpublished_class(c, self.derived_size(c)));
+        }
+        d
+    }
+
     /// Folds `t` into the totals, unlinks and zeroes it, under the lock held by the caller.
     fn retire_locked(&self, t: &ThreadStats) {
-        self.publish(t.take_unpublished());
+        self.publish(self.take_unpublished(t));
         self.retired.absorb(t);
         self.unlink_locked(t);
         self.threads_exited
@@ -217,7 +266,7 @@ impl Registry {
             self.orphan.registry.store(self.as_mut_ptr(), Relaxed);
             let r = f(&self.orphan);
             // Rare and already locked: publish every time, so the orphan adds no peak error.
-            self.publish(self.orphan.take_unpublished());
+            self.publish(self.take_unpublished(&self.orphan));
             r
         })
     }
@@ -249,6 +298,20 @@ impl Registry {
             o.refill_blocks += r.refill_blocks.load(Relaxed);
             o.flushes += r.flushes.load(Relaxed);
             o.flush_blocks += r.flush_blocks.load(Relaxed);
+        }
+    }
+
+    /// Adds the derived small-class bytes (`allocs × size`, `frees × size`) to the summed
+    /// counters, when this registry derives them.
+    fn add_derived_bytes(&self, s: &mut Snapshot) {
+        if !self.derive_bytes {
+            return;
+        }
+        for c in &s.classes[..s.class_count] {
+            s.bytes_allocated = s
+                .bytes_allocated
+                .wrapping_add(c.allocs.wrapping_mul(c.size));
+            s.bytes_freed = s.bytes_freed.wrapping_add(c.frees.wrapping_mul(c.size));
         }
     }
 
@@ -286,6 +349,7 @@ impl Registry {
             s.threads_live = self.threads_live.load(Relaxed);
             s.threads_exited = self.threads_exited.load(Relaxed);
         });
+        self.add_derived_bytes(&mut s);
         s.derive();
         // The exact live bytes seen here are a lower bound of the peak too: keep them.
         s.peak_live_bytes = self.peak.fetch_max(s.live_bytes, Relaxed).max(s.live_bytes);
@@ -331,6 +395,7 @@ impl Registry {
                 }
             });
         }
+        self.add_derived_bytes(&mut s);
         s.derive();
         s
     }

@@ -34,6 +34,10 @@ pub(crate) struct ClassCounters {
     pub(crate) refill_blocks: AtomicU64,
     pub(crate) flushes: AtomicU64,
     pub(crate) flush_blocks: AtomicU64,
+    /// `allocs − frees` of this class as of its last publish (a registry that derives byte
+    /// totals publishes a class's live bytes as this difference × the block size). Not a
+    /// count: `fields()` leaves it out, so it is neither summed nor absorbed.
+    pub(crate) published_blocks: AtomicU64,
 }
 
 impl ClassCounters {
@@ -46,6 +50,7 @@ impl ClassCounters {
             refill_blocks: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             flush_blocks: AtomicU64::new(0),
+            published_blocks: AtomicU64::new(0),
         }
     }
 
@@ -66,19 +71,27 @@ impl ClassCounters {
 ///
 /// Invariants (for one thread's own blocks, once all its frees are recorded here):
 /// `Σ allocs + Σ classes.reallocs_in − Σ frees − Σ classes.reallocs_out`
-/// = live blocks, and `bytes_allocated − bytes_freed` = live bytes. A thread that frees blocks
-/// another thread allocated has more frees than allocs; only the registry-wide sum is
-/// meaningful then.
+/// = live blocks, and allocated − freed bytes = live bytes, where (a registry made with
+/// [`Registry::new`], whose classes have fixed block sizes) allocated bytes =
+/// `bytes_allocated + Σ_c allocs[c] × size(c)` and freed bytes = `bytes_freed + Σ_c frees[c] ×
+/// size(c)` over the size classes: the small-class byte totals are derived at snapshot time,
+/// and `bytes_allocated`/`bytes_freed` hold only what no class count implies (`LARGE` blocks,
+/// realloc growth and shrinkage). With [`Registry::new_uncached`] (`Counting`) the two fields
+/// hold every byte. A thread that frees blocks another thread allocated has more frees than
+/// allocs; only the registry-wide sum is meaningful then.
 ///
 /// `repr(C)` with the fields touched by every `record_*` call first: seven hot words in one
 /// cache line (the two marks and `published_net` only on `Counting`'s path and on publish),
 /// then the dense per-class `allocs` and `frees` arrays (8 bytes per class, so a workload's few
 /// classes share a line or two), then the slow-path fields.
 ///
-/// Alloc and free touch disjoint words (alloc: `bytes_requested`, `bytes_allocated`,
-/// `allocs[c]`; free: `bytes_freed`, `frees[c]`), so a malloc/free pair has no chain of
+/// Alloc and free touch disjoint words (small alloc: `allocs[c]`, `bytes_requested`; small free:
+/// `frees[c]`), so a malloc/free pair makes three owner-only updates and has no chain of
 /// read-modify-writes through one memory word; the uncached publish test compares each running
 /// total against its own mark rather than keeping one shared live-bytes delta.
+///
+/// [`Registry::new`]: crate::Registry::new
+/// [`Registry::new_uncached`]: crate::Registry::new_uncached
 #[repr(C)]
 pub struct ThreadStats {
     // Hot: every record_alloc / record_free.
@@ -90,7 +103,8 @@ pub struct ThreadStats {
     /// Publish when `bytes_freed` passes this.
     pub(crate) free_mark: AtomicU64,
     /// `bytes_allocated − bytes_freed` as of the last publish: the share of `Registry::live`
-    /// this block has published. Invariant (uncached use): |(allocated − freed) −
+    /// this block has published from those two fields (each class's derived share is tracked
+    /// by its row's `published_blocks`). Invariant (uncached use): |(allocated − freed) −
     /// published_net| ≤ PUBLISH_THRESHOLD, since each side moved less than that since the
     /// publish; with a thread cache, within what the cache can hold (docs/stats.md).
     pub(crate) published_net: AtomicI64,
@@ -112,7 +126,7 @@ pub struct ThreadStats {
 // The hot scalars fit one cache line; the whole block stays small.
 const _: () = assert!(core::mem::offset_of!(ThreadStats, allocs) <= 64);
 const _: () = assert!(PUBLISH_THRESHOLD > 0);
-const _: () = assert!(core::mem::size_of::<ThreadStats>() <= 128 + ROWS * (16 + 56));
+const _: () = assert!(core::mem::size_of::<ThreadStats>() <= 128 + ROWS * (16 + 64));
 
 impl ThreadStats {
     /// All zero, unlinked.
@@ -149,13 +163,19 @@ impl ThreadStats {
     }
 
     /// One allocation of `requested` bytes served as `allocated` bytes in `class` (or `LARGE`),
-    /// by an allocator with a thread cache: live bytes are published at its batch events
-    /// (`record_refill`, `record_flush`), on every `LARGE` alloc and free, and at retire.
-    /// Allocators without batches use [`ThreadStats::record_alloc_uncached`].
+    /// by an allocator with a thread cache, into a registry made with [`Registry::new`]: for a
+    /// size class, `allocated` must be the class's block size, which the registry knows, so
+    /// only `LARGE` reads it (snapshots derive small-class bytes as `allocs × size`). Live
+    /// bytes are published at the cache's batch events (`record_refill`, `record_flush`), on
+    /// every `LARGE` alloc and free, and at retire. Allocators without batches use
+    /// [`ThreadStats::record_alloc_uncached`].
     ///
-    /// Cost (x86-64): three memory-destination adds and one fused compare-and-branch (the
-    /// `LARGE` test, decided at compile time where `class` is a constant): 4 instructions, no
-    /// `lock` prefix, no load of a value another thread writes.
+    /// Cost (x86-64), small class: two memory-destination adds (`allocs[class]`,
+    /// `bytes_requested`) and the `LARGE` test, which the compiler drops where `class` is known
+    /// to be a size class (alloc-core's fast path): 2 instructions, no `lock` prefix, no load
+    /// of a value another thread writes.
+    ///
+    /// [`Registry::new`]: crate::Registry::new
     #[inline(always)]
     pub fn record_alloc(&self, class: usize, requested: usize, allocated: usize) {
         if !COUNTING {
@@ -163,30 +183,35 @@ impl ThreadStats {
         }
         bump(&self.allocs[Self::idx(class)], 1);
         bump(&self.bytes_requested, requested as u64);
-        bump(&self.bytes_allocated, allocated as u64);
         if class >= LARGE {
-            self.publish_slow();
+            bump(&self.bytes_allocated, allocated as u64);
+            self.publish_slow(LARGE);
         }
     }
 
-    /// One free of a block of `allocated` bytes in `class` (or `LARGE`); published like
-    /// `record_alloc`. Cost: two adds and the `LARGE` test.
+    /// One free of a block of `allocated` bytes in `class` (or `LARGE`); as with
+    /// `record_alloc`, only `LARGE` reads `allocated`, and it is published the same way. Cost,
+    /// small class: one add (`frees[class]`).
     #[inline(always)]
     pub fn record_free(&self, class: usize, allocated: usize) {
         if !COUNTING {
             return;
         }
         bump(&self.frees[Self::idx(class)], 1);
-        bump(&self.bytes_freed, allocated as u64);
         if class >= LARGE {
-            self.publish_slow();
+            bump(&self.bytes_freed, allocated as u64);
+            self.publish_slow(LARGE);
         }
     }
 
-    /// `record_alloc` for an allocator without thread-cache batches (e.g. `Counting`): also
-    /// publishes once `bytes_allocated` has grown `PUBLISH_THRESHOLD` past the last publish
-    /// (so every alloc of at least that size publishes at once). Cost: `record_alloc` plus a
-    /// load and a compare with this block's own publish mark.
+    /// `record_alloc` for an allocator without thread-cache batches (e.g. `Counting`), into a
+    /// registry made with [`Registry::new_uncached`]: counts `allocated` in `bytes_allocated`
+    /// (class rows are buckets, not block sizes), and publishes once `bytes_allocated` has grown
+    /// `PUBLISH_THRESHOLD` past the last publish (so every alloc of at least that size
+    /// publishes at once). Cost: three adds plus a load and a compare with this block's own
+    /// publish mark.
+    ///
+    /// [`Registry::new_uncached`]: crate::Registry::new_uncached
     #[inline(always)]
     pub fn record_alloc_uncached(&self, class: usize, requested: usize, allocated: usize) {
         if !COUNTING {
@@ -200,7 +225,7 @@ impl ThreadStats {
             .wrapping_add(allocated as u64);
         self.bytes_allocated.store(a, Relaxed);
         if a > self.alloc_mark.load(Relaxed) {
-            self.publish_slow();
+            self.publish_slow(LARGE);
         }
     }
 
@@ -218,14 +243,15 @@ impl ThreadStats {
             .wrapping_add(allocated as u64);
         self.bytes_freed.store(f, Relaxed);
         if f > self.free_mark.load(Relaxed) {
-            self.publish_slow();
+            self.publish_slow(LARGE);
         }
     }
 
     /// A realloc: the block moved from (`old_class`, `old_allocated`) to (`new_class`,
     /// `new_requested`, `new_allocated`); `in_place` when the address did not change.
     ///
-    /// Counts as one realloc, not as a malloc plus a free. Bytes adjust by the difference:
+    /// Counts as one realloc, not as a malloc plus a free (so neither class's `allocs` nor
+    /// `frees` moves, and derived byte totals do not see it). Bytes adjust by the difference:
     /// growth adds to `bytes_allocated`, shrinking to `bytes_freed`, and `bytes_requested`
     /// grows by `new_requested − old_allocated` when positive (so requested ≤ allocated
     /// stays true). When the class changes, the block moves from `old_class`'s row
@@ -270,7 +296,7 @@ impl ThreadStats {
         if self.bytes_allocated.load(Relaxed) > self.alloc_mark.load(Relaxed)
             || self.bytes_freed.load(Relaxed) > self.free_mark.load(Relaxed)
         {
-            self.publish_slow();
+            self.publish_slow(LARGE);
         }
     }
 
@@ -283,46 +309,38 @@ impl ThreadStats {
     }
 
     /// A batch of `blocks` moved central -> thread cache. Also publishes this block's live
-    /// bytes (a batch event: see `record_alloc`).
+    /// bytes of `class` and of `LARGE` blocks and reallocs (a batch event: see `record_alloc`).
     #[inline]
     pub fn record_refill(&self, class: usize, blocks: usize) {
         if COUNTING {
             let r = self.row(class);
             bump(&r.refills, 1);
             bump(&r.refill_blocks, blocks as u64);
-            self.publish_slow();
+            self.publish_slow(class);
         }
     }
 
-    /// A batch of `blocks` moved thread cache -> central. Also publishes (a batch event).
+    /// A batch of `blocks` moved thread cache -> central. Also publishes, like `record_refill`.
     #[inline]
     pub fn record_flush(&self, class: usize, blocks: usize) {
         if COUNTING {
             let r = self.row(class);
             bump(&r.flushes, 1);
             bump(&r.flush_blocks, blocks as u64);
-            self.publish_slow();
+            self.publish_slow(class);
         }
     }
 
-    /// Live bytes counted here and not yet in the registry's live counter.
-    pub(crate) fn unpublished(&self) -> i64 {
-        let net = self
-            .bytes_allocated
-            .load(Relaxed)
-            .wrapping_sub(self.bytes_freed.load(Relaxed));
-        (net as i64).wrapping_sub(self.published_net.load(Relaxed))
-    }
-
-    /// Marks everything counted so far as published and moves both marks
-    /// `PUBLISH_THRESHOLD` ahead. Returns the delta to add to the registry's live counter.
-    pub(crate) fn take_unpublished(&self) -> i64 {
+    /// Marks the change of `bytes_allocated − bytes_freed` as published and moves both marks
+    /// `PUBLISH_THRESHOLD` ahead. Returns that change (to add to the registry's live counter).
+    pub(crate) fn take_unpublished_bytes(&self) -> i64 {
         let (a, f) = (
             self.bytes_allocated.load(Relaxed),
             self.bytes_freed.load(Relaxed),
         );
-        let d = self.unpublished();
-        self.published_net.store(a.wrapping_sub(f) as i64, Relaxed);
+        let net = a.wrapping_sub(f) as i64;
+        let d = net.wrapping_sub(self.published_net.load(Relaxed));
+        self.published_net.store(net, Relaxed);
         self.alloc_mark
             .store(a.saturating_add(PUBLISH_THRESHOLD as u64), Relaxed);
         self.free_mark
@@ -330,20 +348,46 @@ impl ThreadStats {
         d
     }
 
-    /// Adds the unpublished live-bytes delta to the registry's live counter and raises its
-    /// peak. The only atomic read-modify-writes of the counting path live here.
+    /// Marks class `class`'s live blocks (`allocs − frees`) as published and returns their
+    /// change since its last publish times `size` (the class's block size; 0 where bytes are
+    /// not derived). `class < MAX_CLASSES`.
+    pub(crate) fn take_unpublished_class(&self, class: usize, size: u64) -> i64 {
+        if size == 0 {
+            return 0;
+        }
+        let live = self.allocs[class]
+            .load(Relaxed)
+            .wrapping_sub(self.frees[class].load(Relaxed));
+        let r = &self.classes[class].published_blocks;
+        let d = live.wrapping_sub(r.load(Relaxed));
+        r.store(live, Relaxed);
+        (d as i64).wrapping_mul(size as i64)
+    }
+
+    /// Adds the unpublished live-bytes change of `class` (the derived part; nothing for
+    /// `LARGE`) and of `bytes_allocated − bytes_freed` to the registry's live counter and raises
+    /// its peak: O(1), whatever the number of classes. A class's change since its own last
+    /// publish is its thread-cache length's change since that batch event, so what stays
+    /// unpublished is bounded by one cache (docs/stats.md). The only atomic read-modify-writes
+    /// of the counting path live here.
     #[cold]
     #[inline(never)]
-    pub(crate) fn publish_slow(&self) {
+    pub(crate) fn publish_slow(&self, class: usize) {
         let reg = self.registry.load(Relaxed);
-        let d = self.take_unpublished();
+        let d = self.take_unpublished_bytes();
         if reg.is_null() {
             return; // Not linked: nothing to publish to (register() resets the block anyway).
         }
         // SAFETY: `registry` is non-null only while this block is linked into that registry,
         // and a registry outlives every block linked into it (Counting's Drop unlinks them
         // all before the registry goes away, and sets this field to null under its lock).
-        unsafe { &*reg }.publish(d);
+        let reg = unsafe { &*reg };
+        let d = if class < LARGE {
+            d.wrapping_add(self.take_unpublished_class(class, reg.derived_size(class)))
+        } else {
+            d
+        };
+        reg.publish(d);
     }
 
     /// Zeroes every counter and unlinks (used on register and retire).
@@ -371,6 +415,7 @@ impl ThreadStats {
             for c in row.fields() {
                 c.store(0, Relaxed);
             }
+            row.published_blocks.store(0, Relaxed);
         }
     }
 

@@ -67,10 +67,12 @@ fn per_class_rows_hits_misses_batches() {
     assert_eq!(s.bytes_requested, 300 + (1 << 20));
     assert_eq!(s.bytes_allocated, 320 + (1 << 20));
     assert_eq!(s.live_bytes, 288 + (1 << 20));
-    assert_eq!(
-        s.peak_live_bytes,
-        288 + (1 << 20),
-        "LARGE publishes at once"
+    // LARGE publishes at once. Class 1 last published at the flush (10 live blocks): the block
+    // freed since then sits in the thread cache, so the peak may count it (within one cache).
+    assert!(
+        (288 + (1 << 20)..=320 + (1 << 20)).contains(&s.peak_live_bytes),
+        "LARGE publishes at once: {}",
+        s.peak_live_bytes
     );
     assert_eq!((s.os_mapped_bytes, s.spans_in_use), (1 << 21, 2));
     // Thread snapshot through current(): the same counts, no heap figures.

@@ -12,11 +12,26 @@
 //! ```
 //!
 //! Parallel benches run 2 threads; ns/op = wall time / total ops, as Go's `RunParallel` reports.
+//!
+//! The summary also prints a thread-scaling table: get + drop of a `Vec<u8>` on 1, 2, 4, ...
+//! threads sharing ONE pool (`Pool`, `RingPool`, a pool over `crossbeam_queue::ArrayQueue`,
+//! `object-pool`; `lifeguard` is single-threaded, so one pool per thread) against a plain
+//! `Vec::with_capacity(64)` + drop. Thread counts go up to the machine's CPUs, or
+//! `POOL_BENCH_THREADS=N` (any N >= 1; N itself is always included).
+//!
+//! `POOL_BENCH_ALLOC=system` runs everything under the System allocator instead of PoolAlloc
+//! (decided once, at the first allocation), e.g. to compare BufferPool with plain allocation on
+//! both:
+//!
+//! ```sh
+//! cargo bench -p benches --bench pools -- --warm-up-time 1 --measurement-time 2
+//! POOL_BENCH_ALLOC=system cargo bench -p benches --bench pools -- --warm-up-time 1 --measurement-time 2
+//! ```
 
-use std::alloc::{GlobalAlloc, Layout};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use alloc_core::PoolAlloc;
@@ -31,6 +46,29 @@ struct Counting;
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static INNER: PoolAlloc = PoolAlloc::new();
+/// Which allocator serves: 0 not decided yet, 1 PoolAlloc, 2 System (`POOL_BENCH_ALLOC=system`).
+/// Decided at the first call and never changed, so every block is freed by its own allocator.
+static WHICH: AtomicU8 = AtomicU8::new(0);
+
+#[inline(always)]
+fn use_system() -> bool {
+    match WHICH.load(Relaxed) {
+        0 => decide_allocator(),
+        w => w == 2,
+    }
+}
+
+#[cold]
+fn decide_allocator() -> bool {
+    // SAFETY: a NUL-terminated name; getenv allocates nothing, and the returned string (if
+    // any) is read at once, before any other call could change the environment.
+    let v = unsafe { libc::getenv(c"POOL_BENCH_ALLOC".as_ptr()) };
+    // SAFETY: a non-null result of getenv is a NUL-terminated string.
+    let system = !v.is_null() && unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes() == b"system";
+    // The first call happens before main starts threads: no race on the decision.
+    WHICH.store(if system { 2 } else { 1 }, Relaxed);
+    system
+}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -51,24 +89,49 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.count();
         // SAFETY: the caller's contract, forwarded.
-        unsafe { INNER.alloc(layout) }
+        unsafe {
+            if use_system() {
+                System.alloc(layout)
+            } else {
+                INNER.alloc(layout)
+            }
+        }
     }
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         self.count();
         // SAFETY: the caller's contract, forwarded.
-        unsafe { INNER.alloc_zeroed(layout) }
+        unsafe {
+            if use_system() {
+                System.alloc_zeroed(layout)
+            } else {
+                INNER.alloc_zeroed(layout)
+            }
+        }
     }
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { INNER.dealloc(ptr, layout) }
+        // SAFETY: the caller's contract, forwarded (to the allocator that made the block:
+        // the choice never changes).
+        unsafe {
+            if use_system() {
+                System.dealloc(ptr, layout)
+            } else {
+                INNER.dealloc(ptr, layout)
+            }
+        }
     }
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         self.count();
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { INNER.realloc(ptr, layout, new_size) }
+        // SAFETY: the caller's contract, forwarded (as in dealloc).
+        unsafe {
+            if use_system() {
+                System.realloc(ptr, layout, new_size)
+            } else {
+                INNER.realloc(ptr, layout, new_size)
+            }
+        }
     }
 }
 
@@ -300,6 +363,162 @@ fn bench_get_drop(c: &mut Criterion) {
     g.finish();
 }
 
+// ---------------------------------------------------------------------------------------------
+// A pool over crossbeam's ArrayQueue: what RingPool would be if it used the crate.
+
+/// `RingPool`'s behaviour (pop or build; clear and push back, or drop when full) over
+/// `crossbeam_queue::ArrayQueue`, without stats: the comparison for the hand-written ring.
+struct QueuePool {
+    q: crossbeam_queue::ArrayQueue<Vec<u8>>,
+}
+
+struct QueueGuard<'a> {
+    pool: &'a QueuePool,
+    v: Vec<u8>,
+}
+
+impl QueuePool {
+    fn new(capacity: usize) -> Self {
+        QueuePool {
+            q: crossbeam_queue::ArrayQueue::new(capacity),
+        }
+    }
+    #[inline]
+    fn get(&self) -> QueueGuard<'_> {
+        let v = self.q.pop().unwrap_or_else(|| Vec::with_capacity(64));
+        QueueGuard { pool: self, v }
+    }
+}
+
+impl Drop for QueueGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let mut v = std::mem::take(&mut self.v);
+        v.clear();
+        let _ = self.pool.q.push(v);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thread scaling: one shared pool, get + drop on 1..N threads.
+
+/// Thread counts to measure: powers of two up to the CPUs (or `POOL_BENCH_THREADS`), plus that
+/// count itself.
+fn thread_counts() -> Vec<usize> {
+    let max = std::env::var("POOL_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut v: Vec<usize> = (0..).map(|k| 1 << k).take_while(|&n| n < max).collect();
+    v.push(max);
+    v
+}
+
+/// ns per get + drop per thread (wall time of `per_thread` ops on each of `threads` threads,
+/// started together), best of 3.
+fn scaled_ns(threads: usize, per_thread: u64, op: &(dyn Fn() + Sync)) -> f64 {
+    (0..3)
+        .map(|_| {
+            let start = std::sync::Barrier::new(threads);
+            let t = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let start = &start;
+                        s.spawn(move || {
+                            for _ in 0..per_thread / 10 {
+                                op();
+                            }
+                            start.wait();
+                            let t = Instant::now();
+                            for _ in 0..per_thread {
+                                op();
+                            }
+                            t.elapsed()
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).max().unwrap()
+            });
+            t.as_nanos() as f64 / per_thread as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn thread_scaling() {
+    const PER_THREAD: u64 = 200_000;
+    let ours: Pool<Vec<u8>> = Pool::new(|| Vec::with_capacity(64));
+    let ring: RingPool<Vec<u8>> = RingPool::new(64, || Vec::with_capacity(64));
+    let queue = QueuePool::new(64);
+    let op = object_pool::Pool::new(64, || Vec::<u8>::with_capacity(64));
+    thread_local! {
+        static LG: lifeguard::Pool<Vec<u8>> = lifeguard::Pool::with_size(64);
+    }
+    type Case<'a> = (&'a str, Box<dyn Fn() + Sync + 'a>);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "plain Vec",
+            Box::new(|| {
+                black_box(Vec::<u8>::with_capacity(black_box(64)));
+            }),
+        ),
+        (
+            "Pool",
+            Box::new(|| {
+                black_box(&*ours.get());
+            }),
+        ),
+        (
+            "RingPool",
+            Box::new(|| {
+                black_box(&*ring.get());
+            }),
+        ),
+        (
+            "ArrayQueue pool",
+            Box::new(|| {
+                black_box(&queue.get().v);
+            }),
+        ),
+        (
+            "object-pool",
+            Box::new(|| {
+                let mut v = op.pull(|| Vec::with_capacity(64));
+                v.clear();
+                black_box(&*v);
+            }),
+        ),
+        (
+            "lifeguard (per thread)",
+            Box::new(|| {
+                LG.with(|p| {
+                    black_box(&*p.new());
+                })
+            }),
+        ),
+    ];
+    let counts = thread_counts();
+    print!(
+        "\nget+drop ns/op per thread, one shared pool\n{:<24}",
+        "threads"
+    );
+    for t in &counts {
+        print!(" {t:>8}");
+    }
+    println!();
+    for (name, f) in &cases {
+        print!("{name:<24}");
+        for &t in &counts {
+            print!(" {:>8.2}", scaled_ns(t, PER_THREAD, &**f));
+        }
+        println!();
+    }
+    println!(
+        "(wall time of the slowest thread / ops per thread, best of 3; more threads than CPUs \
+         time-share)"
+    );
+}
+
 /// Steady-state allocations/op and side-by-side ns/op ratios, printed after criterion.
 fn summary() {
     let string_pool: Pool<String> = Pool::new(String::new);
@@ -310,8 +529,11 @@ fn summary() {
     let bounded: BoundedPool<Vec<u8>> = BoundedPool::new(64, || Vec::with_capacity(64));
     let op = object_pool::Pool::new(64, || Vec::<u8>::with_capacity(64));
     let lg: lifeguard::Pool<Vec<u8>> = lifeguard::Pool::with_size(64);
+    let queue = QueuePool::new(64);
     let mut i = 0usize;
     let mut j = 0usize;
+    let mut k = 0usize;
+    let bp = &buf_pool;
 
     type Row<'a> = (&'a str, Box<dyn FnMut() + 'a>);
     let rows: Vec<Row<'_>> = vec![
@@ -353,6 +575,32 @@ fn summary() {
             }),
         ),
         (
+            "buffer/plain_1KiB",
+            Box::new(|| {
+                black_box(Vec::<u8>::with_capacity(black_box(700)));
+            }),
+        ),
+        (
+            "buffer/BufferPool_1KiB",
+            Box::new(|| {
+                black_box(&*buf_pool.get(black_box(700)));
+            }),
+        ),
+        (
+            "buffer/plain_mixed",
+            Box::new(move || {
+                k += 1;
+                black_box(Vec::<u8>::with_capacity(black_box(SIZES[k % 4])));
+            }),
+        ),
+        (
+            "buffer/BufferPool_mixed",
+            Box::new(move || {
+                k += 1;
+                black_box(&*bp.get(black_box(SIZES[k % 4])));
+            }),
+        ),
+        (
             "get_drop/Pool",
             Box::new(|| {
                 black_box(&*ours.get());
@@ -384,6 +632,12 @@ fn summary() {
                 black_box(&*lg.new());
             }),
         ),
+        (
+            "get_drop/ArrayQueue",
+            Box::new(|| {
+                black_box(&queue.get().v);
+            }),
+        ),
     ];
     println!(
         "\n{:<28} {:>10} {:>10}",
@@ -403,6 +657,9 @@ fn summary() {
         ("string/with_pool", "string/without_pool"),
         ("record/with_pool", "record/without_pool"),
         ("size_classes/with_pool", "size_classes/without_pool"),
+        ("buffer/BufferPool_1KiB", "buffer/plain_1KiB"),
+        ("buffer/BufferPool_mixed", "buffer/plain_mixed"),
+        ("get_drop/RingPool", "get_drop/ArrayQueue"),
         ("get_drop/Pool", "get_drop/object-pool"),
         ("get_drop/Pool", "get_drop/lifeguard"),
         ("get_drop/RingPool", "get_drop/object-pool"),
@@ -411,6 +668,11 @@ fn summary() {
     }
     let stats = ours.stats();
     println!("Pool<Vec<u8>> stats after the run: {stats}");
+    println!(
+        "allocator: {}",
+        if use_system() { "System" } else { "PoolAlloc" }
+    );
+    thread_scaling();
 }
 
 fn main() {

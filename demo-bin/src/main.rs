@@ -77,7 +77,7 @@ struct Cli {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     ops: Option<u64>,
 
-    /// Threads per in-process workload, each with its own instance and pools.
+    /// Threads per in-process workload, each with its own instance, all sharing one set of pools.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     threads: u64,
 

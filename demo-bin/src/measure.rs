@@ -78,8 +78,10 @@ pub fn warmup_ops(ops: u64) -> u64 {
     (ops / 20).clamp(2, 2_000)
 }
 
-/// Runs `ops` operations of `variant` of `spec` on each of `threads` threads (each with its own
-/// instance), after a warm-up, and measures them.
+/// Runs `ops` operations of `variant` of `spec` on each of `threads` threads, after a warm-up,
+/// and measures them. Each thread has its own instance (inputs, scratch state), and all of them
+/// share one set of pools ([`Workload::share`]): the pooled variant measures one pool under
+/// `threads` threads, not `threads` private pools.
 pub fn run(
     spec: &Spec,
     variant: Variant,
@@ -91,12 +93,15 @@ pub fn run(
     let threads = threads.max(1);
     let start = Arc::new(Barrier::new(threads as usize + 1));
     let done = Arc::new(Barrier::new(threads as usize + 1));
-    let make = spec.make;
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
+    let first = (spec.make)();
+    let mut instances: Vec<Box<dyn crate::workloads::Workload + Send>> =
+        (1..threads).map(|_| first.share()).collect();
+    instances.insert(0, first);
+    let workers: Vec<_> = instances
+        .into_iter()
+        .map(|mut w| {
             let (start, done) = (start.clone(), done.clone());
             std::thread::spawn(move || {
-                let mut w = make();
                 let warm = warmup_ops(ops);
                 for i in 0..warm {
                     std::hint::black_box(w.op(variant, ops + i));

@@ -76,3 +76,26 @@ fn structs_reset_empties_the_context() {
     assert_eq!(b, fresh.process("page=2"));
     assert_ne!(a, b);
 }
+
+/// `--threads N`: instances made with `Workload::share` take from and give back to the same
+/// pools from several threads at once, and still give the unpooled answers.
+#[test]
+fn shared_pools_across_threads_give_the_same_checksums() {
+    for spec in workloads::IN_PROCESS {
+        let n: u64 = if spec.name == "gzip" { 8 } else { 100 };
+        let mut plain = (spec.make)();
+        let expect: Vec<u64> = (0..n).map(|i| plain.op(Variant::NoPool, i)).collect();
+        let first = (spec.make)();
+        let others: Vec<_> = (0..3).map(|_| first.share()).collect();
+        let got: Vec<Vec<u64>> = std::thread::scope(|s| {
+            let hs: Vec<_> = std::iter::once(first)
+                .chain(others)
+                .map(|mut w| s.spawn(move || (0..n).map(|i| w.op(Variant::Pool, i)).collect()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for g in got {
+            assert_eq!(g, expect, "{}: shared-pool output differs", spec.name);
+        }
+    }
+}

@@ -9,7 +9,13 @@ use std::sync::Arc;
 pub struct Ledger {
     pub built: AtomicUsize,
     pub dropped: AtomicUsize,
-    /// Most objects alive at once (built - dropped), seen right after each construction.
+    /// Objects that left their pool's count: dropped while not detached, or marked detached
+    /// ([`Tracked::mark_detached`], before `into_inner` frees the pool's place). So
+    /// `built - gone` is what a pool answers for; detached objects the caller still holds are
+    /// not among them.
+    pub gone: AtomicUsize,
+    /// Most objects a pool answered for at once (built - gone), seen right after each
+    /// construction. Without detaching: most objects alive at once.
     pub max_live: AtomicUsize,
     /// Drops per object id: must end at exactly 1 each.
     drops_by_id: Vec<AtomicU8>,
@@ -20,6 +26,7 @@ impl Ledger {
         Arc::new(Ledger {
             built: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
+            gone: AtomicUsize::new(0),
             max_live: AtomicUsize::new(0),
             drops_by_id: (0..max_objects).map(|_| AtomicU8::new(0)).collect(),
         })
@@ -33,12 +40,14 @@ impl Ledger {
             "more constructions than the test allows"
         );
         // Racy by design (other threads build and drop meanwhile), so it may undercount, never
-        // overcount; saturating, since a concurrent drop of a newer object can be seen first.
-        let live = (id + 1).saturating_sub(self.dropped.load(SeqCst));
+        // overcount (`gone` only grows); saturating, since a concurrent drop of a newer object
+        // can be seen first.
+        let live = (id + 1).saturating_sub(self.gone.load(SeqCst));
         self.max_live.fetch_max(live, SeqCst);
         Tracked {
             id,
             in_use: AtomicBool::new(false),
+            detached: AtomicBool::new(false),
             data: Vec::with_capacity(16),
             ledger: self.clone(),
         }
@@ -67,6 +76,8 @@ impl Ledger {
 pub struct Tracked {
     pub id: usize,
     in_use: AtomicBool,
+    /// Taken out of its pool for good: no longer counted in `built - gone`.
+    detached: AtomicBool,
     pub data: Vec<u64>,
     ledger: Arc<Ledger>,
 }
@@ -84,6 +95,12 @@ impl Tracked {
     pub fn end(&self) {
         assert!(self.in_use.swap(false, SeqCst));
     }
+    /// Call while still holding the guard, right before `into_inner`: from now on the pool no
+    /// longer answers for this object (it may build a replacement while the caller keeps it).
+    pub fn mark_detached(&self) {
+        assert!(!self.detached.swap(true, SeqCst), "detached twice");
+        self.ledger.gone.fetch_add(1, SeqCst);
+    }
 }
 
 impl alloc_pool::Reset for Tracked {
@@ -96,5 +113,8 @@ impl Drop for Tracked {
     fn drop(&mut self) {
         self.ledger.drops_by_id[self.id].fetch_add(1, SeqCst);
         self.ledger.dropped.fetch_add(1, SeqCst);
+        if !self.detached.load(SeqCst) {
+            self.ledger.gone.fetch_add(1, SeqCst);
+        }
     }
 }

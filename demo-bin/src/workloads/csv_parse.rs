@@ -3,6 +3,8 @@
 //! document, filled by `read_record`. (The reader itself, with its buffer, is built per
 //! document in both variants: csv has no way to point a reader at new input.)
 
+use std::sync::Arc;
+
 use super::{digest, mix, Variant, Workload};
 use crate::pool::Pool;
 
@@ -12,7 +14,7 @@ pub const ROWS: usize = 64;
 /// The csv workload.
 pub struct CsvParse {
     docs: Vec<String>,
-    pool: Pool<csv::StringRecord>,
+    pool: Arc<Pool<csv::StringRecord>>,
 }
 
 /// `n` seeded documents of [`ROWS`] rows: `id,name,city,amount,flag` with a header line.
@@ -54,7 +56,10 @@ impl CsvParse {
     pub fn new() -> Self {
         CsvParse {
             docs: documents(8, 8),
-            pool: Pool::with_reset(csv::StringRecord::new, csv::StringRecord::clear),
+            pool: Arc::new(Pool::with_reset(
+                csv::StringRecord::new,
+                csv::StringRecord::clear,
+            )),
         }
     }
 }
@@ -78,6 +83,13 @@ fn fold(acc: (u64, u64), rec: &csv::StringRecord) -> (u64, u64) {
 }
 
 impl Workload for CsvParse {
+    fn share(&self) -> Box<dyn Workload + Send> {
+        Box::new(CsvParse {
+            pool: Arc::clone(&self.pool),
+            ..CsvParse::new()
+        })
+    }
+
     fn op(&mut self, variant: Variant, i: u64) -> u64 {
         let doc = &self.docs[i as usize % self.docs.len()];
         let mut rdr = csv::ReaderBuilder::new()

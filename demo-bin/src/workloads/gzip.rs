@@ -5,6 +5,8 @@
 //! No pool: a fresh `Compress`, `Decompress` and output buffers per payload. Pool: pooled
 //! compressors and decompressors, `reset()` on return, and pooled output buffers.
 
+use std::sync::Arc;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::{digest, mix, Variant, Workload};
@@ -16,9 +18,9 @@ pub const LEVEL: u32 = 6;
 /// The gzip workload.
 pub struct Gzip {
     payloads: Vec<Vec<u8>>,
-    compressors: Pool<Compress>,
-    decompressors: Pool<Decompress>,
-    buffers: Pool<Vec<u8>>,
+    compressors: Arc<Pool<Compress>>,
+    decompressors: Arc<Pool<Decompress>>,
+    buffers: Arc<Pool<Vec<u8>>>,
 }
 
 /// Seeded, compressible (log-like) payloads of about 8 KiB.
@@ -55,15 +57,15 @@ impl Gzip {
     pub fn new() -> Self {
         Gzip {
             payloads: payloads(16, 4),
-            compressors: Pool::with_reset(
+            compressors: Arc::new(Pool::with_reset(
                 || Compress::new(Compression::new(LEVEL), false),
                 Compress::reset,
-            ),
-            decompressors: Pool::with_reset(
+            )),
+            decompressors: Arc::new(Pool::with_reset(
                 || Decompress::new(false),
                 |d: &mut Decompress| d.reset(false),
-            ),
-            buffers: Pool::new(|| Vec::with_capacity(16 * 1024)),
+            )),
+            buffers: Arc::new(Pool::new(|| Vec::with_capacity(16 * 1024))),
         }
     }
 }
@@ -114,6 +116,15 @@ fn check(input: &[u8], packed: &[u8], unpacked: &[u8]) -> u64 {
 }
 
 impl Workload for Gzip {
+    fn share(&self) -> Box<dyn Workload + Send> {
+        Box::new(Gzip {
+            compressors: Arc::clone(&self.compressors),
+            decompressors: Arc::clone(&self.decompressors),
+            buffers: Arc::clone(&self.buffers),
+            ..Gzip::new()
+        })
+    }
+
     fn op(&mut self, variant: Variant, i: u64) -> u64 {
         let input = &self.payloads[i as usize % self.payloads.len()];
         match variant {

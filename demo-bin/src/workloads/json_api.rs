@@ -7,6 +7,8 @@
 //! slot of a [`Slots`]), and the response goes into a pooled `Vec<u8>`.
 //! [`handle`] and [`handle_into`] are also the api-server's handler.
 
+use std::sync::Arc;
+
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -208,8 +210,8 @@ pub fn request_bodies(n: usize, seed: u64) -> Vec<Vec<u8>> {
 /// The json-api workload.
 pub struct JsonApi {
     bodies: Vec<Vec<u8>>,
-    requests: Pool<Request>,
-    buffers: Pool<Vec<u8>>,
+    requests: Arc<Pool<Request>>,
+    buffers: Arc<Pool<Vec<u8>>>,
 }
 
 impl JsonApi {
@@ -217,8 +219,8 @@ impl JsonApi {
     pub fn new() -> Self {
         JsonApi {
             bodies: request_bodies(64, 7),
-            requests: Pool::with_reset(Request::default, Request::reset),
-            buffers: Pool::new(|| Vec::with_capacity(512)),
+            requests: Arc::new(Pool::with_reset(Request::default, Request::reset)),
+            buffers: Arc::new(Pool::new(|| Vec::with_capacity(512))),
         }
     }
 }
@@ -230,6 +232,14 @@ impl Default for JsonApi {
 }
 
 impl Workload for JsonApi {
+    fn share(&self) -> Box<dyn Workload + Send> {
+        Box::new(JsonApi {
+            requests: Arc::clone(&self.requests),
+            buffers: Arc::clone(&self.buffers),
+            ..JsonApi::new()
+        })
+    }
+
     fn op(&mut self, variant: Variant, i: u64) -> u64 {
         let body = &self.bodies[i as usize % self.bodies.len()];
         match variant {

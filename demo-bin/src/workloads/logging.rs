@@ -2,6 +2,8 @@
 //! socket in a real program; here a writer that checksums what it gets). No pool: `format!`
 //! per line. Pool: a pooled `String` written with `write!`.
 
+use std::sync::Arc;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -49,7 +51,7 @@ const LEVELS: [&str; 3] = ["INFO", "WARN", "DEBUG"];
 pub struct Logging {
     entries: Vec<Entry>,
     sink: DigestSink,
-    pool: Pool<String>,
+    pool: Arc<Pool<String>>,
 }
 
 impl Logging {
@@ -68,7 +70,7 @@ impl Logging {
         Logging {
             entries,
             sink: DigestSink::default(),
-            pool: Pool::new(|| String::with_capacity(256)),
+            pool: Arc::new(Pool::new(|| String::with_capacity(256))),
         }
     }
 }
@@ -91,6 +93,13 @@ fn clock(i: u64) -> (u64, u64, u64, u64) {
 }
 
 impl Workload for Logging {
+    fn share(&self) -> Box<dyn Workload + Send> {
+        Box::new(Logging {
+            pool: Arc::clone(&self.pool),
+            ..Logging::new()
+        })
+    }
+
     fn op(&mut self, variant: Variant, i: u64) -> u64 {
         let e = &self.entries[i as usize % self.entries.len()];
         let (h, m, s, ms) = clock(i);

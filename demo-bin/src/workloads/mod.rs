@@ -37,13 +37,19 @@ impl Variant {
     }
 }
 
-/// One workload instance: inputs generated up front, pools (for the pooled variant) inside.
+/// One workload instance: inputs generated up front, pools (for the pooled variant) inside,
+/// behind `Arc`s.
 ///
-/// An instance is used by one thread; `--threads N` builds N instances.
+/// An instance is used by one thread; `--threads N` builds one and [`Workload::share`]s it
+/// N − 1 times, so that all N threads take from and give back to the same pools (as a server's
+/// handler threads share one `sync.Pool`).
 pub trait Workload {
     /// Runs operation number `i` and returns a checksum of its output. The output of
     /// operation `i` depends only on `i`, never on the variant or on earlier operations.
     fn op(&mut self, variant: Variant, i: u64) -> u64;
+
+    /// Another instance, for another thread: its own inputs and scratch state, the same pools.
+    fn share(&self) -> Box<dyn Workload + Send>;
 }
 
 /// A workload's entry in the registry.
@@ -55,7 +61,7 @@ pub struct Spec {
     /// Default number of measured operations (sized for a whole run of 10-20 s on 2 cores).
     pub default_ops: u64,
     /// Builds a fresh instance (inputs, pools).
-    pub make: fn() -> Box<dyn Workload>,
+    pub make: fn() -> Box<dyn Workload + Send>,
 }
 
 /// The in-process workloads (1-7), in table order. The api-server (8) runs separately: it

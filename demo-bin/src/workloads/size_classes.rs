@@ -2,6 +2,8 @@
 //! chunks). No pool: `Vec::with_capacity(size)` per request. Pool: `BufferPool`, which keeps
 //! one pool per size class and hands out a buffer with at least the requested capacity.
 
+use std::sync::Arc;
+
 use super::{digest, mix, Variant, Workload};
 use crate::pool::BufferPool;
 
@@ -13,7 +15,7 @@ pub const MAX: usize = 64 * 1024;
 /// The size-classes workload.
 pub struct SizeClasses {
     sizes: Vec<usize>,
-    pool: BufferPool,
+    pool: Arc<BufferPool>,
 }
 
 impl SizeClasses {
@@ -28,7 +30,7 @@ impl SizeClasses {
             .collect();
         SizeClasses {
             sizes,
-            pool: BufferPool::new(),
+            pool: Arc::new(BufferPool::new()),
         }
     }
 
@@ -55,6 +57,13 @@ fn fill(buf: &mut Vec<u8>, size: usize, i: u64) -> u64 {
 }
 
 impl Workload for SizeClasses {
+    fn share(&self) -> Box<dyn Workload + Send> {
+        Box::new(SizeClasses {
+            pool: Arc::clone(&self.pool),
+            ..SizeClasses::new()
+        })
+    }
+
     fn op(&mut self, variant: Variant, i: u64) -> u64 {
         let size = self.size(i);
         match variant {

@@ -2,6 +2,8 @@
 //! the input, transform it, checksum it). No pool: `Vec::with_capacity(4096)` per call. Pool:
 //! `Pool<Vec<u8>>`, cleared on return.
 
+use std::sync::Arc;
+
 use std::hint::black_box;
 
 use super::{digest, Variant, Workload};
@@ -13,7 +15,7 @@ pub const SCRATCH: usize = 4096;
 /// The slices workload.
 pub struct Slices {
     input: Vec<u8>,
-    pool: Pool<Vec<u8>>,
+    pool: Arc<Pool<Vec<u8>>>,
 }
 
 impl Slices {
@@ -22,7 +24,7 @@ impl Slices {
         let mut rng = fastrand::Rng::with_seed(2);
         Slices {
             input: (0..64 * 1024).map(|_| rng.u8(..)).collect(),
-            pool: Pool::new(|| Vec::with_capacity(SCRATCH)),
+            pool: Arc::new(Pool::new(|| Vec::with_capacity(SCRATCH))),
         }
     }
 }
@@ -45,6 +47,13 @@ fn process(scratch: &mut Vec<u8>, input: &[u8], i: u64) -> u64 {
 }
 
 impl Workload for Slices {
+    fn share(&self) -> Box<dyn Workload + Send> {
+        Box::new(Slices {
+            pool: Arc::clone(&self.pool),
+            ..Slices::new()
+        })
+    }
+
     fn op(&mut self, variant: Variant, i: u64) -> u64 {
         match variant {
             Variant::NoPool => {

@@ -7,6 +7,8 @@
 //! the next request's keys and values are written into), so nothing from one request is
 //! visible to the next and nothing is allocated again in steady state.
 
+use std::sync::Arc;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -89,7 +91,7 @@ impl Default for Ctx {
 /// The structs workload.
 pub struct Structs {
     queries: Vec<String>,
-    pool: Pool<Ctx>,
+    pool: Arc<Pool<Ctx>>,
 }
 
 impl Structs {
@@ -119,7 +121,7 @@ impl Structs {
             .collect();
         Structs {
             queries,
-            pool: Pool::with_reset(Ctx::new, Ctx::reset),
+            pool: Arc::new(Pool::with_reset(Ctx::new, Ctx::reset)),
         }
     }
 }
@@ -131,6 +133,13 @@ impl Default for Structs {
 }
 
 impl Workload for Structs {
+    fn share(&self) -> Box<dyn Workload + Send> {
+        Box::new(Structs {
+            pool: Arc::clone(&self.pool),
+            ..Structs::new()
+        })
+    }
+
     fn op(&mut self, variant: Variant, i: u64) -> u64 {
         let q = &self.queries[i as usize % self.queries.len()];
         match variant {
