@@ -352,13 +352,20 @@ impl ThreadStats {
     /// change since its last publish times `size` (the class's block size; 0 where bytes are
     /// not derived). `class < MAX_CLASSES`.
     pub(crate) fn take_unpublished_class(&self, class: usize, size: u64) -> i64 {
+        // `get`, not indexing: with counting compiled out the rows are empty (ROWS == 0), and
+        // this runs on the allocator's paths (thread exit), where a panic must never happen.
+        let (Some(a), Some(f), Some(c)) = (
+            self.allocs.get(class),
+            self.frees.get(class),
+            self.classes.get(class),
+        ) else {
+            return 0;
+        };
         if size == 0 {
             return 0;
         }
-        let live = self.allocs[class]
-            .load(Relaxed)
-            .wrapping_sub(self.frees[class].load(Relaxed));
-        let r = &self.classes[class].published_blocks;
+        let live = a.load(Relaxed).wrapping_sub(f.load(Relaxed));
+        let r = &c.published_blocks;
         let d = live.wrapping_sub(r.load(Relaxed));
         r.store(live, Relaxed);
         (d as i64).wrapping_mul(size as i64)
