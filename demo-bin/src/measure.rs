@@ -80,7 +80,7 @@ pub fn warmup_ops(ops: u64) -> u64 {
 
 /// Runs `ops` operations of `variant` of `spec` on each of `threads` threads, after a warm-up,
 /// and measures them. Each thread has its own instance (inputs, scratch state), and all of them
-/// share one set of pools ([`Workload::share`]): the pooled variant measures one pool under
+/// share one set of pools ([`Workload::share`](crate::workloads::Workload::share)): the pooled variant measures one pool under
 /// `threads` threads, not `threads` private pools.
 pub fn run(
     spec: &Spec,
