@@ -38,11 +38,34 @@ pub(crate) unsafe fn unmap(p: *mut u8, len: usize) {
     }
 }
 
+/// Where [`write_stderr`] writes: fd 2, or the copy of it [`keep_stderr`] made.
+static STDERR: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(2);
+
+/// Keeps a copy of stderr (a close-on-exec descriptor at 64 or above) for the exit report: some
+/// programs close fd 2 in their own exit hook, which runs before ours (GNU coreutils'
+/// `close_stdout`, seen with a preloaded `sort`). Called once, when the exit report is armed
+/// and its variable is set; on failure fd 2 stays the target.
+pub(crate) fn keep_stderr() {
+    // SAFETY: F_DUPFD_CLOEXEC on fd 2 has no memory effects; a failure returns -1.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 64) };
+    if fd >= 0 {
+        STDERR.store(fd, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// True if the environment variable `name` is set at all (any value), without a word on
+/// stderr.
+pub(crate) fn env_set(name: &CStr) -> bool {
+    // SAFETY: `name` is NUL-terminated; only the null test reads getenv's result.
+    !unsafe { libc::getenv(name.as_ptr()) }.is_null()
+}
+
 /// Writes all of `bytes` to stderr with raw `write(2)` calls (no buffering, no allocation).
 pub(crate) fn write_stderr(mut bytes: &[u8]) {
+    let fd = STDERR.load(core::sync::atomic::Ordering::Relaxed);
     while !bytes.is_empty() {
         // SAFETY: the pointer and length describe a live byte slice.
-        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
         if n <= 0 {
             return;
         }

@@ -169,9 +169,12 @@ pub fn write_report(snap: &Snapshot) {
 static REPORTS: [AtomicPtr<Registry>; 8] = [const { AtomicPtr::new(ptr::null_mut()) }; 8];
 static HOOKED: AtomicBool = AtomicBool::new(false);
 
-/// Registers (once per process) a libc `atexit` hook that, if `ALLOC_STATS` is `1` at exit,
-/// writes the report of `registry` (and of every other registry installed here) to stderr,
-/// like mimalloc's `MIMALLOC_SHOW_STATS`. Calling it again for the same registry is a no-op.
+/// Registers (once per process) a libc `atexit` hook that, if `ALLOC_STATS` or
+/// `POOLALLOC_STATS` is `1` at exit, writes the report of `registry` (and of every other
+/// registry installed here) to stderr, like mimalloc's `MIMALLOC_SHOW_STATS`. Calling it
+/// again for the same registry is a no-op. If either variable is set when the hook is
+/// installed, the report goes to a copy of stderr taken then (close-on-exec, fd 64 or above),
+/// so it still prints when the program closed fd 2 in an exit hook of its own.
 pub fn install_exit_report(registry: &'static Registry) {
     install_raw(registry);
 }
@@ -187,6 +190,9 @@ pub(crate) fn install_raw(registry: &Registry) {
             slot.store(p, Relaxed);
         }
         if !HOOKED.swap(true, Relaxed) {
+            if os::env_set(c"ALLOC_STATS") || os::env_set(c"POOLALLOC_STATS") {
+                os::keep_stderr();
+            }
             os::at_exit(exit_hook);
         }
     });
@@ -203,7 +209,9 @@ pub(crate) fn remove_locked(registry: &Registry) {
 }
 
 extern "C" fn exit_hook() {
-    if !os::env_flag(c"ALLOC_STATS") {
+    // POOLALLOC_STATS: the same switch under the name a preloaded C program is run with
+    // (alloc-cabi, docs/preload.md).
+    if !os::env_flag(c"ALLOC_STATS") && !os::env_flag(c"POOLALLOC_STATS") {
         return;
     }
     GLOBAL.with(|| {

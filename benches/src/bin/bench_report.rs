@@ -830,6 +830,9 @@ What runs (sources in `benches/`):
 - Memory scenarios (RSS after free, trim and decay), multi-thread scaling at 1-32 threads and a
   serde_json real-program benchmark are on their own page, [memory and
   scaling](memory-and-scaling.md) (`scripts/bench-mt.sh`).
+- Real C programs (gcc, perl, bash, sort) with `libpoolalloc.so`, jemalloc, mimalloc and
+  tcmalloc preloaded are on the page of the preload library, [preload](preload.md#benchmarks)
+  (`scripts/bench-preload.sh`).
 
 \"Best peer\" is the fastest of System, mimalloc, jemalloc and snmalloc for that row.
 ";
