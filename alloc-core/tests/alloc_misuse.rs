@@ -81,25 +81,35 @@ fn child(case: &str, mistake: impl FnOnce()) -> bool {
     true
 }
 
-#[test]
-fn double_free_of_a_small_block_aborts() {
-    if child("double_free_of_a_small_block_aborts", || {
-        let l = layout(64, 8);
-        // SAFETY: deliberately wrong: the block is freed twice.
-        unsafe {
-            let p = GLOBAL.alloc(l);
-            GLOBAL.dealloc(p, l);
-            GLOBAL.dealloc(p, l);
+/// One mistake, one test: `$mistake` runs in a child process (see [`child`]), which must abort
+/// with `$expect` in its `alloc-core: fatal:` line ([`expect_abort`]).
+macro_rules! misuse_test {
+    ($(#[$attr:meta])* $name:ident, $expect:expr, $mistake:expr $(,)?) => {
+        $(#[$attr])*
+        #[test]
+        fn $name() {
+            if child(stringify!($name), $mistake) {
+                return;
+            }
+            expect_abort(stringify!($name), $expect);
         }
-    }) {
-        return;
-    }
-    expect_abort("double_free_of_a_small_block_aborts", "double free");
+    };
 }
 
-#[test]
-fn double_free_of_a_large_block_aborts() {
-    if child("double_free_of_a_large_block_aborts", || {
+misuse_test!(double_free_of_a_small_block_aborts, "double free", || {
+    let l = layout(64, 8);
+    // SAFETY: deliberately wrong: the block is freed twice.
+    unsafe {
+        let p = GLOBAL.alloc(l);
+        GLOBAL.dealloc(p, l);
+        GLOBAL.dealloc(p, l);
+    }
+});
+
+misuse_test!(
+    double_free_of_a_large_block_aborts,
+    "not a live large block",
+    || {
         let l = layout(1 << 20, 8);
         // SAFETY: deliberately wrong: the block is freed twice.
         unsafe {
@@ -107,164 +117,115 @@ fn double_free_of_a_large_block_aborts() {
             GLOBAL.dealloc(p, l);
             GLOBAL.dealloc(p, l);
         }
-    }) {
-        return;
     }
-    expect_abort(
-        "double_free_of_a_large_block_aborts",
-        "not a live large block",
-    );
-}
+);
 
-#[test]
-fn small_block_freed_with_a_larger_class_aborts() {
-    if child("small_block_freed_with_a_larger_class_aborts", || {
+misuse_test!(
+    small_block_freed_with_a_larger_class_aborts,
+    "another size class",
+    || {
         // SAFETY: deliberately wrong: a 16 B block freed as 4096 B.
         unsafe {
             let p = GLOBAL.alloc(layout(16, 8));
             GLOBAL.dealloc(p, layout(4096, 8));
         }
-    }) {
-        return;
     }
-    expect_abort(
-        "small_block_freed_with_a_larger_class_aborts",
-        "another size class",
-    );
-}
+);
 
-#[test]
-fn large_block_freed_with_another_size_aborts() {
-    if child("large_block_freed_with_another_size_aborts", || {
+misuse_test!(
+    large_block_freed_with_another_size_aborts,
+    "another size than it was allocated with",
+    || {
         // SAFETY: deliberately wrong: a 100 KiB block freed as 4 MiB.
         unsafe {
             let p = GLOBAL.alloc(layout(100 << 10, 8));
             GLOBAL.dealloc(p, layout(4 << 20, 8));
         }
-    }) {
-        return;
     }
-    expect_abort(
-        "large_block_freed_with_another_size_aborts",
-        "another size than it was allocated with",
-    );
-}
+);
 
-#[test]
-fn large_block_freed_as_small_aborts() {
-    if child("large_block_freed_as_small_aborts", || {
+misuse_test!(
+    large_block_freed_as_small_aborts,
+    "did not hand out",
+    || {
         // SAFETY: deliberately wrong: a 1 MiB block freed as 64 B.
         unsafe {
             let p = GLOBAL.alloc(layout(1 << 20, 8));
             GLOBAL.dealloc(p, layout(64, 8));
         }
-    }) {
-        return;
     }
-    expect_abort("large_block_freed_as_small_aborts", "did not hand out");
-}
+);
 
-#[test]
-fn stack_pointer_freed_aborts() {
-    if child("stack_pointer_freed_aborts", || {
-        let mut local = [0u64; 8];
-        // SAFETY: deliberately wrong: a stack address is not a heap block.
-        unsafe { GLOBAL.dealloc(local.as_mut_ptr().cast(), layout(64, 8)) };
-        std::hint::black_box(&local);
-    }) {
-        return;
+misuse_test!(stack_pointer_freed_aborts, "did not hand out", || {
+    let mut local = [0u64; 8];
+    // SAFETY: deliberately wrong: a stack address is not a heap block.
+    unsafe { GLOBAL.dealloc(local.as_mut_ptr().cast(), layout(64, 8)) };
+    std::hint::black_box(&local);
+});
+
+misuse_test!(libc_malloc_pointer_freed_aborts, "did not hand out", || {
+    // SAFETY: glibc's malloc; then deliberately wrong: freed through PoolAlloc.
+    unsafe {
+        let p = libc::malloc(256).cast::<u8>();
+        assert!(!p.is_null());
+        GLOBAL.dealloc(p, layout(256, 256));
     }
-    expect_abort("stack_pointer_freed_aborts", "did not hand out");
-}
+});
 
-#[test]
-fn libc_malloc_pointer_freed_aborts() {
-    if child("libc_malloc_pointer_freed_aborts", || {
-        // SAFETY: glibc's malloc; then deliberately wrong: freed through PoolAlloc.
-        unsafe {
-            let p = libc::malloc(256).cast::<u8>();
-            assert!(!p.is_null());
-            GLOBAL.dealloc(p, layout(256, 256));
-        }
-    }) {
-        return;
-    }
-    expect_abort("libc_malloc_pointer_freed_aborts", "did not hand out");
-}
-
-#[test]
-fn stack_pointer_freed_as_large_aborts() {
-    if child("stack_pointer_freed_as_large_aborts", || {
+misuse_test!(
+    stack_pointer_freed_as_large_aborts,
+    "not a live large block",
+    || {
         let mut local = [0u64; 8];
         // SAFETY: deliberately wrong.
         unsafe { GLOBAL.dealloc(local.as_mut_ptr().cast(), layout(1 << 20, 8)) };
         std::hint::black_box(&local);
-    }) {
-        return;
     }
-    expect_abort(
-        "stack_pointer_freed_as_large_aborts",
-        "not a live large block",
-    );
-}
+);
 
-#[test]
-fn pointer_into_a_block_freed_aborts() {
-    if child("pointer_into_a_block_freed_aborts", || {
+misuse_test!(
+    pointer_into_a_block_freed_aborts,
+    "into the middle of a block",
+    || {
         let l = layout(256, 8);
         // SAFETY: deliberately wrong: a pointer 64 bytes into a live block.
         unsafe {
             let p = GLOBAL.alloc(l);
             GLOBAL.dealloc(p.add(64), l);
         }
-    }) {
-        return;
     }
-    expect_abort(
-        "pointer_into_a_block_freed_aborts",
-        "into the middle of a block",
-    );
-}
+);
 
-#[test]
-fn realloc_of_a_large_block_with_a_wrong_size_aborts() {
-    if child("realloc_of_a_large_block_with_a_wrong_size_aborts", || {
+misuse_test!(
+    realloc_of_a_large_block_with_a_wrong_size_aborts,
+    "another size than it was allocated with",
+    || {
         // SAFETY: deliberately wrong: the old layout is not the one allocated.
         unsafe {
             let p = GLOBAL.alloc(layout(200 << 10, 8));
             let q = GLOBAL.realloc(p, layout(3 << 20, 8), 8 << 20);
             std::hint::black_box(q);
         }
-    }) {
-        return;
     }
-    expect_abort(
-        "realloc_of_a_large_block_with_a_wrong_size_aborts",
-        "another size than it was allocated with",
-    );
-}
+);
 
-#[test]
-fn free_unsized_of_a_foreign_pointer_aborts() {
-    if child("free_unsized_of_a_foreign_pointer_aborts", || {
+misuse_test!(
+    free_unsized_of_a_foreign_pointer_aborts,
+    "did not hand out",
+    || {
         let mut local = [0u64; 8];
         // SAFETY: deliberately wrong.
         unsafe { GLOBAL.free_unsized(local.as_mut_ptr().cast()) };
         std::hint::black_box(&local);
-    }) {
-        return;
     }
-    expect_abort(
-        "free_unsized_of_a_foreign_pointer_aborts",
-        "did not hand out",
-    );
-}
+);
 
-/// A double free in a thread that then blocks: `trim` from another thread drains its cache,
-/// whose list now loops back on itself; the drain aborts instead of walking forever.
-#[test]
-fn double_free_in_a_blocked_thread_aborts_the_trim() {
-    if child("double_free_in_a_blocked_thread_aborts_the_trim", || {
+misuse_test!(
+    /// A double free in a thread that then blocks: `trim` from another thread drains its cache,
+    /// whose list now loops back on itself; the drain aborts instead of walking forever.
+    double_free_in_a_blocked_thread_aborts_the_trim,
+    "double free",
+    || {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let worker = std::thread::spawn(move || {
@@ -286,21 +247,16 @@ fn double_free_in_a_blocked_thread_aborts_the_trim() {
         GLOBAL.trim();
         drop(tx);
         worker.join().unwrap();
-    }) {
-        return;
     }
-    expect_abort(
-        "double_free_in_a_blocked_thread_aborts_the_trim",
-        "double free",
-    );
-}
+);
 
-/// Hardened only: a use-after-free write over a free block's link is caught when the list
-/// reaches the block, before the forged address is handed out.
-#[cfg(feature = "hardened")]
-#[test]
-fn overwritten_free_list_link_aborts() {
-    if child("overwritten_free_list_link_aborts", || {
+misuse_test!(
+    /// Hardened only: a use-after-free write over a free block's link is caught when the list
+    /// reaches the block, before the forged address is handed out.
+    #[cfg(feature = "hardened")]
+    overwritten_free_list_link_aborts,
+    "free-list link was overwritten",
+    || {
         let l = layout(64, 8);
         // SAFETY: deliberately wrong: writes into freed blocks.
         unsafe {
@@ -315,20 +271,15 @@ fn overwritten_free_list_link_aborts() {
             let y = GLOBAL.alloc(l);
             std::hint::black_box((x, y, &mut fake));
         }
-    }) {
-        return;
     }
-    expect_abort(
-        "overwritten_free_list_link_aborts",
-        "free-list link was overwritten",
-    );
-}
+);
 
-/// Hardened only: a use-after-free write over the whole start of a free block.
-#[cfg(feature = "hardened")]
-#[test]
-fn overwritten_free_block_aborts() {
-    if child("overwritten_free_block_aborts", || {
+misuse_test!(
+    /// Hardened only: a use-after-free write over the whole start of a free block.
+    #[cfg(feature = "hardened")]
+    overwritten_free_block_aborts,
+    "canary was overwritten",
+    || {
         let l = layout(64, 8);
         // SAFETY: deliberately wrong: writes into a freed block.
         unsafe {
@@ -337,17 +288,15 @@ fn overwritten_free_block_aborts() {
             a.write_bytes(0x41, 64);
             std::hint::black_box(GLOBAL.alloc(l));
         }
-    }) {
-        return;
     }
-    expect_abort("overwritten_free_block_aborts", "canary was overwritten");
-}
+);
 
-/// Hardened only: the double free is caught at the second free itself, before `trim`.
-#[cfg(feature = "hardened")]
-#[test]
-fn double_free_is_caught_at_the_free() {
-    if child("double_free_is_caught_at_the_free", || {
+misuse_test!(
+    /// Hardened only: the double free is caught at the second free itself, before `trim`.
+    #[cfg(feature = "hardened")]
+    double_free_is_caught_at_the_free,
+    "already on a free list",
+    || {
         let l = layout(48, 16);
         // SAFETY: deliberately wrong.
         unsafe {
@@ -356,14 +305,8 @@ fn double_free_is_caught_at_the_free() {
             GLOBAL.dealloc(p, l);
         }
         println!("{SURVIVED}"); // before child()'s trim: the free itself must abort
-    }) {
-        return;
     }
-    expect_abort(
-        "double_free_is_caught_at_the_free",
-        "already on a free list",
-    );
-}
+);
 
 /// Guard pages only: a write one byte past a large block's last page faults at once
 /// (SIGSEGV), instead of landing in whatever the kernel mapped next.
