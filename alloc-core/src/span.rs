@@ -457,6 +457,19 @@ impl Span {
         !self.free.is_null() || self.bump < self.capacity || self.dormant > 0
     }
 
+    /// True if `b` starts a carved block of this span (a class span): the refill's check of
+    /// each block it takes from `free`, a subtraction, a multiplication and two compares.
+    fn holds_carved(&self, b: *mut Block) -> bool {
+        let off = (b as usize).wrapping_sub(self.base as usize);
+        match SizeClass::new(self.class as usize) {
+            Some(class) => {
+                off < self.bump as usize * self.block_size as usize
+                    && block_index(off, class) * self.block_size as usize == off
+            }
+            None => false,
+        }
+    }
+
     /// Bytes of the span's pages given back while it belongs to a class.
     pub fn purged_bytes(&self) -> usize {
         self.purged
@@ -477,6 +490,13 @@ impl Span {
         loop {
             while *count < want && !self.free.is_null() {
                 let b = self.free;
+                // A link a use-after-free write changed points anywhere: check before reading it.
+                if !self.holds_carved(b) {
+                    wrong_free(
+                        b,
+                        "a span's free list was overwritten (a write to a freed block?)",
+                    );
+                }
                 // SAFETY: blocks in `free` are ours and unused; their first word is the link.
                 unsafe {
                     self.free = Block::next(b);

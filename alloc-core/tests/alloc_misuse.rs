@@ -251,6 +251,35 @@ misuse_test!(
 );
 
 misuse_test!(
+    /// A use-after-free write over blocks that went back to their span: the refill that takes
+    /// them checks each link before following it (default build too).
+    overwritten_span_free_list_aborts,
+    "free list was overwritten",
+    || {
+        let l = layout(64, 8);
+        // SAFETY: valid layouts; then deliberately wrong: writes into freed blocks.
+        unsafe {
+            let v: Vec<*mut u8> = (0..4096).map(|_| GLOBAL.alloc(l)).collect();
+            // Keep one block per page alive, so that no page is purged and no span empties.
+            let mut freed = Vec::new();
+            for (i, &p) in v.iter().enumerate() {
+                if i % 64 != 0 {
+                    GLOBAL.dealloc(p, l);
+                    freed.push(p);
+                }
+            }
+            GLOBAL.trim(); // every freed block is now in its span's free list
+            let mut local = [0u64; 8];
+            for &p in &freed {
+                p.cast::<usize>().write(local.as_mut_ptr() as usize);
+            }
+            let again: Vec<*mut u8> = (0..4096).map(|_| GLOBAL.alloc(l)).collect();
+            std::hint::black_box((again, &mut local));
+        }
+    }
+);
+
+misuse_test!(
     /// Hardened only: a use-after-free write over a free block's link is caught when the list
     /// reaches the block, before the forged address is handed out.
     #[cfg(feature = "hardened")]
