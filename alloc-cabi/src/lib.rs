@@ -47,21 +47,33 @@ fn errno() -> c_int {
     unsafe { *libc::__errno_location() }
 }
 
-/// `size` bytes (at least 1) aligned to `align` (a power of two; at least [`MIN_ALIGN`]), or
-/// null with `errno = ENOMEM`: the path of every allocating export.
+/// `size` bytes (at least 1) aligned to `align` (a power of two; at least [`MIN_ALIGN`]),
+/// zeroed if `zero`, or null with `errno = ENOMEM`: the path of every allocating export.
 #[inline]
-fn alloc_aligned(size: usize, align: usize) -> *mut c_void {
+fn alloc_with(size: usize, align: usize, zero: bool) -> *mut c_void {
     let Ok(layout) = Layout::from_size_align(size.max(1), align.max(MIN_ALIGN)) else {
         // The size rounded up to the alignment does not fit in an isize: no block can be.
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     };
     // SAFETY: a valid layout of non-zero size.
-    let p = unsafe { GLOBAL.alloc(layout) };
+    let p = unsafe {
+        if zero {
+            GLOBAL.alloc_zeroed(layout)
+        } else {
+            GLOBAL.alloc(layout)
+        }
+    };
     if p.is_null() {
         set_errno(libc::ENOMEM);
     }
     p.cast()
+}
+
+/// [`alloc_with`], not zeroed.
+#[inline]
+fn alloc_aligned(size: usize, align: usize) -> *mut c_void {
+    alloc_with(size, align, false)
 }
 
 /// `malloc(3)`: `size` bytes aligned to 16; `malloc(0)` returns a unique pointer that may be
@@ -96,16 +108,7 @@ pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     };
-    let Ok(layout) = Layout::from_size_align(total.max(1), MIN_ALIGN) else {
-        set_errno(libc::ENOMEM);
-        return ptr::null_mut();
-    };
-    // SAFETY: a valid layout of non-zero size.
-    let p = unsafe { GLOBAL.alloc_zeroed(layout) };
-    if p.is_null() {
-        set_errno(libc::ENOMEM);
-    }
-    p.cast()
+    alloc_with(total, MIN_ALIGN, true)
 }
 
 /// `realloc(3)`, as glibc does it: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)` frees
