@@ -222,15 +222,9 @@ impl PoolAlloc {
     /// large one.
     pub fn usable_size(&self, p: *const u8) -> Option<usize> {
         if p.is_null() {
-            None
-        } else if span::in_arena(p) {
-            // SAFETY: a span header of a registered arena.
-            span::block_span(p)
-                .ok()
-                .map(|s| unsafe { (*s).block_size } as usize)
-        } else {
-            large::live_len(p)
+            return None;
         }
+        find(p).ok().map(|(_, bytes)| bytes)
     }
 
     /// Frees the block at `p` without its layout (C's `free`): null is a no-op; a pointer that
@@ -544,20 +538,23 @@ unsafe fn free_large<const RECORD: bool>(p: *mut u8, size: Option<usize>) {
 }
 
 /// The class (`LARGE` for a large block) and the usable bytes of the block at `p`, found from
-/// its address alone; aborts with a message if `p` is not a block of this heap.
-fn lookup(p: *const u8, what: &str) -> (usize, usize) {
+/// its address alone: the arena map and a span header, else the live map. `Err(Some(why))` for
+/// a pointer into an arena that does not start a block; `Err(None)` for one in no arena and in
+/// no live large block.
+fn find(p: *const u8) -> Result<(usize, usize), Option<&'static str>> {
     if span::in_arena(p) {
-        match span::block_span(p) {
-            // SAFETY: a span header of a registered arena, of a class (checked).
-            Ok(s) => unsafe { ((*s).class as usize, (*s).block_size as usize) },
-            Err(why) => span::wrong_free(p.cast_mut().cast(), why),
-        }
+        let s = span::block_span(p).map_err(Some)?;
+        // SAFETY: a span header of a registered arena, of a class (checked).
+        Ok(unsafe { ((*s).class as usize, (*s).block_size as usize) })
     } else {
-        match large::live_len(p) {
-            Some(len) => (LARGE, len),
-            None => span::wrong_free(p.cast_mut().cast(), what),
-        }
+        large::live_len(p).map(|len| (LARGE, len)).ok_or(None)
     }
+}
+
+/// [`find`], aborting with a message (`what` for a pointer found nowhere) if `p` is not a
+/// block of this heap.
+fn lookup(p: *const u8, what: &str) -> (usize, usize) {
+    find(p).unwrap_or_else(|why| span::wrong_free(p.cast_mut().cast(), why.unwrap_or(what)))
 }
 
 /// C's `malloc` alignment on x86-64 Linux (glibc's `MALLOC_ALIGNMENT`): what the layout-free

@@ -152,11 +152,7 @@ pub fn write_stderr(msg: &[u8]) {
 #[cold]
 #[inline(never)]
 pub fn fatal(msg: &str) -> ! {
-    write_stderr(b"alloc-core: fatal: ");
-    write_stderr(msg.as_bytes());
-    write_stderr(b"\n");
-    // SAFETY: abort has no preconditions and does not return.
-    unsafe { libc::abort() }
+    fatal_with(msg, b"")
 }
 
 /// [`fatal`] with an address: `alloc-core: fatal: <msg> (at 0x...)`.
@@ -168,9 +164,14 @@ pub fn fatal_at(msg: &str, addr: usize) -> ! {
         let nibble = (addr >> (60 - 4 * i)) & 0xf;
         hex[7 + i] = b"0123456789abcdef"[nibble];
     }
+    fatal_with(msg, &hex)
+}
+
+/// Writes `alloc-core: fatal: <msg><suffix>` and a newline with `write(2)`, then aborts.
+fn fatal_with(msg: &str, suffix: &[u8]) -> ! {
     write_stderr(b"alloc-core: fatal: ");
     write_stderr(msg.as_bytes());
-    write_stderr(&hex);
+    write_stderr(suffix);
     write_stderr(b"\n");
     // SAFETY: abort has no preconditions and does not return.
     unsafe { libc::abort() }

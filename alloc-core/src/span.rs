@@ -305,9 +305,11 @@ pub fn block_span(p: *const u8) -> Result<*mut Span, &'static str> {
         return Err(NOT_OURS);
     }
     // SAFETY: `p` lies in a registered arena, whose header lives for the whole process.
-    let class = unsafe { (*span_of(p.cast_mut())).class };
-    match SizeClass::new(class as usize) {
-        Some(class) => check_block(p, class),
+    let span = unsafe { span_of(p.cast_mut()) };
+    // SAFETY: as above.
+    match SizeClass::new(unsafe { (*span).class } as usize) {
+        Some(class) if at_block_start(p as usize & (SPAN_SIZE - 1), class) => Ok(span),
+        Some(_) => Err(MIDDLE),
         None => Err(FREE_SPAN),
     }
 }
@@ -315,6 +317,7 @@ pub fn block_span(p: *const u8) -> Result<*mut Span, &'static str> {
 const NOT_OURS: &str =
     "free of a pointer this allocator did not hand out (not in any of its arenas)";
 const FREE_SPAN: &str = "free of a block whose span is free (a double free or a stale pointer)";
+const MIDDLE: &str = "free of a pointer into the middle of a block";
 
 /// The slow paths' check of a block handed back as one of `class` (`central::flush`, on every
 /// block, before any lock): its span if `p` starts a block of a span of that class; else why
@@ -341,7 +344,7 @@ pub fn check_block(p: *const u8, class: SizeClass) -> Result<*mut Span, &'static
             });
         }
         if !at_block_start(p as usize & (SPAN_SIZE - 1), class) {
-            return Err("free of a pointer into the middle of a block");
+            return Err(MIDDLE);
         }
         Ok(span)
     }
@@ -403,7 +406,7 @@ pub fn check_free_hardened(b: *mut Block, class: SizeClass, near: *mut Block) {
         }
     }
     if !at_block_start(p & (SPAN_SIZE - 1), class) {
-        wrong_free(b, "free of a pointer into the middle of a block");
+        wrong_free(b, MIDDLE);
     }
     // SAFETY: `b` starts a block of this class (>= 16 bytes, hardened) inside a mapped span.
     if unsafe { Block::is_free(b) } {
