@@ -60,6 +60,9 @@ fn init_once() {
         Ok(_) => {
             // First: no block is linked before the hardened secrets are drawn.
             crate::span::init_keys();
+            // SAFETY: every block REGISTRY links is a cache record's `stats`, registered by
+            // `init_current` after this set-up; none is linked yet.
+            unsafe { REGISTRY.set_cached_blocks(thread_cache::cached_blocks) };
             if os::page_size() != PAGE {
                 os::fatal("the kernel's page size is not 4 KiB");
             }
@@ -145,6 +148,10 @@ unsafe extern "C" fn fork_child() {
     // threads' caches are gone with their threads; their blocks stay allocated (a bounded
     // leak of at most one cache per thread that existed at fork).
     unsafe { fork_release() };
+    // Their records leave the list too, so that no trim drains them: the registry kept what
+    // they held as frees when it folded their counters, and a drain would count those blocks
+    // again as flushed.
+    thread_cache::forget_other_caches();
 }
 
 impl PoolAlloc {
@@ -182,8 +189,8 @@ impl PoolAlloc {
             let (head, n) = drained.lists[class];
             if n > 0 {
                 // SAFETY: `n` dead blocks of `class`, out of every cache now; no lock held.
+                // Counted as flushed by their owners (`ThreadCache::cut`).
                 unsafe { central::flush(class, head, n) };
-                REGISTRY.with_orphan(|s| s.record_flush(class.index(), n));
             }
         }
         central::each_list(|list, class, shard, foreign| {
@@ -240,7 +247,7 @@ impl PoolAlloc {
         let (class, _) = lookup(p, "free of a pointer this allocator did not hand out");
         match SizeClass::new(class) {
             // SAFETY: `p` starts a block of `class` (looked up) that the caller no longer uses.
-            Some(c) => unsafe { dealloc_small::<true>(p, c) },
+            Some(c) => unsafe { dealloc_small(p, c) },
             // SAFETY: `p` is a live large block (looked up).
             None => unsafe { free_large::<true>(p, None) },
         }
@@ -289,7 +296,7 @@ impl PoolAlloc {
         unsafe {
             ptr::copy_nonoverlapping(p, q, old_bytes.min(new_size));
             match SizeClass::new(old_class) {
-                Some(c) => dealloc_small::<false>(p, c),
+                Some(c) => dealloc_small(p, c),
                 None => free_large::<false>(p, None),
             }
         }
@@ -385,7 +392,7 @@ unsafe fn alloc_small_slow<const RECORD: bool>(
             // so that the thread-cache gauge stays exact.
             heap_stats::with_thread_stats(|s| {
                 s.record_miss(class.index());
-                s.record_refill(class.index(), 1);
+                s.record_refill(class.index(), 1, 0);
                 if RECORD {
                     s.record_alloc(class.index(), requested, allocated);
                 }
@@ -437,29 +444,24 @@ unsafe fn dealloc_impl<const RECORD: bool>(p: *mut u8, layout: Layout) {
     let size = round_request(layout.size(), layout.align());
     if is_small(size) {
         // SAFETY: `p` is a dead block of this class (caller: the layout matches).
-        return unsafe { dealloc_small::<RECORD>(p, class_of(size)) };
+        return unsafe { dealloc_small(p, class_of(size)) };
     }
     // SAFETY: `p` is a large block of this layout (caller).
     unsafe { free_large::<RECORD>(p, Some(layout.size())) }
 }
 
-/// Frees a small block of `class`; counts it when `RECORD`.
+/// Frees a small block of `class`. Counts nothing: the registry derives small-class frees from
+/// the thread caches' lengths and flushes (`Registry::with_thread_caches`), and a block that
+/// skips the cache is counted as a flush of one block.
 ///
 /// # Safety
 /// `p` is a dead block of `class` (the `hardened` feature checks it).
 #[inline(always)]
-unsafe fn dealloc_small<const RECORD: bool>(p: *mut u8, class: SizeClass) {
+unsafe fn dealloc_small(p: *mut u8, class: SizeClass) {
     let tc = thread_cache::current();
     if is_ready(tc) {
-        if RECORD {
-            // SAFETY: a ready cache belongs to this thread.
-            unsafe {
-                (*tc)
-                    .stats
-                    .record_free(class.index(), size_class::size_of(class))
-            };
-        }
-        // SAFETY: as above; `p` is a dead block of `class` (caller).
+        // SAFETY: a ready cache belongs to this thread; `p` is a dead block of `class`
+        // (caller).
         if unsafe { (*tc).push(class, p.cast()) } {
             // SAFETY: as above.
             unsafe { flush_slow(tc, class) };
@@ -467,7 +469,7 @@ unsafe fn dealloc_small<const RECORD: bool>(p: *mut u8, class: SizeClass) {
         return;
     }
     // SAFETY: as above.
-    unsafe { free_small_slow::<RECORD>(tc, class, p.cast()) }
+    unsafe { free_small_slow(tc, class, p.cast()) }
 }
 
 /// A thread cache's list went over its bound: hand a batch back, then let the scavenger know.
@@ -489,18 +491,9 @@ unsafe fn flush_slow(tc: *mut ThreadCache, class: SizeClass) {
 /// `b` is a dead block of `class`; `tc` is `thread_cache::current()`, not ready.
 #[cold]
 #[inline(never)]
-unsafe fn free_small_slow<const RECORD: bool>(
-    mut tc: *mut ThreadCache,
-    class: SizeClass,
-    b: *mut Block,
-) {
+unsafe fn free_small_slow(mut tc: *mut ThreadCache, class: SizeClass, b: *mut Block) {
     if tc.is_null() {
         tc = init_thread();
-    }
-    if RECORD {
-        with_stats(tc, |s| {
-            s.record_free(class.index(), size_class::size_of(class))
-        });
     }
     if is_ready(tc) {
         // SAFETY: our own, new cache.
@@ -517,7 +510,7 @@ unsafe fn free_small_slow<const RECORD: bool>(
             Block::set_next(b, ptr::null_mut());
             central::flush(class, b, 1);
         }
-        heap_stats::with_thread_stats(|s| s.record_flush(class.index(), 1));
+        heap_stats::with_thread_stats(|s| s.record_flush(class.index(), 1, 0));
         scavenger::kick();
     }
 }

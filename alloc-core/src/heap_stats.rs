@@ -11,8 +11,10 @@ use alloc_stats::{HeapCounters, Registry, ThreadStats};
 use crate::size_class::CLASS_SIZE;
 
 /// The counters of every thread of the heap. A global because the heap is global; its own
-/// lock protects the list of threads (see alloc-stats).
-pub static REGISTRY: Registry = Registry::new(&CLASS_SIZE, current_stats);
+/// lock protects the list of threads (see alloc-stats). Small-class frees are derived from the
+/// thread caches' lengths (the process set-up gives it `thread_cache::cached_blocks`), so the
+/// free fast path counts nothing.
+pub static REGISTRY: Registry = Registry::with_thread_caches(&CLASS_SIZE, current_stats);
 
 thread_local! {
     /// The calling thread's registered counters (null when it has none): what

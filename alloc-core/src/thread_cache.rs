@@ -61,16 +61,30 @@ thread_local! {
 
 /// One size class's free list.
 ///
-/// Invariant: `head` links at most `len` free blocks of the class, exactly `len` unless
-/// `ThreadCache::recount` is set; `len <= max + 1` between calls (a push that makes it
-/// `max + 1` flushes at once), `BATCH <= max <= LIMIT`. Only the owner writes `head`,
-/// `len`, `max`; a drainer reads `head` (hence the atomic) and cuts the list after its second
-/// block.
+/// Invariant: `head` links exactly `len − cut` free blocks of the class (`cut`: the
+/// [`ThreadCache`]'s count for the class, zero unless `ThreadCache::recount` is set); `len <=
+/// max + 1` between calls (a push that makes it `max + 1` flushes at once), `BATCH <= max <=
+/// LIMIT`. Only the owner writes `head`, `len`, `max`; a drainer reads `head` (hence the atomic)
+/// and cuts the list after its second block; a snapshot reads `len` (hence the atomic, written
+/// with a relaxed load and store: the same instructions as a plain field).
 #[repr(C)]
 pub struct FreeList {
     head: AtomicPtr<Block>,
-    len: Cell<u32>,
+    len: AtomicU32,
     max: Cell<u32>,
+}
+
+impl FreeList {
+    #[inline(always)]
+    fn len(&self) -> u32 {
+        self.len.load(Relaxed)
+    }
+
+    /// Owner only.
+    #[inline(always)]
+    fn set_len(&self, n: u32) {
+        self.len.store(n, Relaxed);
+    }
 }
 
 /// A thread's cache.
@@ -94,6 +108,10 @@ pub struct ThreadCache {
     lock: Lock<()>,
     /// Set by a drainer: list lengths are upper bounds until the owner recounts.
     recount: AtomicBool,
+    /// Per class, the blocks drainers cut from the list since the owner last recounted: the
+    /// list holds `len − cut` blocks. Written by a drainer holding `lock`, zeroed by the owner's
+    /// recount (under `lock` too), read by snapshots ([`cached_blocks`]).
+    cut: [AtomicU32; NUM_CLASSES],
     /// The owner's `CURRENT`, which a drainer swaps to [`PAUSED`].
     current: *const AtomicPtr<ThreadCache>,
     /// Links on [`CACHES`] (written under its lock).
@@ -177,7 +195,7 @@ impl ThreadCache {
                 crate::span::corrupted(b, "a free-list link was overwritten (use after free)");
             }
             list.head.store(next, Relaxed);
-            list.len.set(list.len.get().wrapping_sub(1));
+            list.set_len(list.len().wrapping_sub(1));
             // SAFETY: `b` leaves the list for the caller's user.
             unsafe { Block::hand_out(b) };
         }
@@ -198,8 +216,8 @@ impl ThreadCache {
         // SAFETY: `b` is dead and ours now; its first word becomes the link.
         unsafe { Block::set_next(b, head) };
         list.head.store(b, Relaxed);
-        let len = list.len.get().wrapping_add(1);
-        list.len.set(len);
+        let len = list.len().wrapping_add(1);
+        list.set_len(len);
         len > list.max.get()
     }
 
@@ -239,15 +257,15 @@ impl ThreadCache {
         if n == 0 {
             return ptr::null_mut();
         }
-        self.stats.record_refill(class.index(), n);
         let list = &self.lists[class];
         // SAFETY: `head` links `n >= 1` blocks that are now ours; `head` goes to the user.
         unsafe {
             list.head.store(Block::next(head), Relaxed);
             Block::hand_out(head);
         }
-        list.len.set(n as u32 - 1);
+        list.set_len(n as u32 - 1);
         list.max.set((list.max.get() + batch).min(LIMIT[class]));
+        self.stats.record_refill(class.index(), n, n - 1);
         head
     }
 
@@ -260,7 +278,7 @@ impl ThreadCache {
     pub unsafe fn flush(&self, class: SizeClass) {
         let _owner = self.lock.lock();
         self.honour_trim();
-        let n = BATCH[class].min(self.lists[class].len.get());
+        let n = BATCH[class].min(self.lists[class].len());
         // SAFETY: we own the list of `class`.
         unsafe { self.flush_n(class, n) };
         #[cfg(feature = "debug-invariants")]
@@ -285,10 +303,12 @@ impl ThreadCache {
             list.head.store(Block::next(tail), Relaxed);
             Block::set_next(tail, ptr::null_mut());
         }
-        list.len.set(list.len.get() - n);
+        let left = list.len() - n;
+        list.set_len(left);
         // SAFETY: the cut-off list holds `n` dead blocks of `class`.
         unsafe { central::flush(class, head, n as usize) };
-        self.stats.record_flush(class.index(), n as usize);
+        self.stats
+            .record_flush(class.index(), n as usize, left as usize);
     }
 
     /// Start of every slow path (`lock` held): recounts the lists after a drain, and flushes
@@ -303,7 +323,9 @@ impl ThreadCache {
         }
     }
 
-    /// Makes the list lengths exact again after a drainer cut the lists (`lock` held).
+    /// Makes the list lengths exact again after a drainer cut the lists (`lock` held), and
+    /// records the blocks it took as flushed by this thread: until now a snapshot counted them
+    /// as flushed through `cut` ([`cached_blocks`]).
     fn recount_if_drained(&self) {
         if self.recount.swap(false, Acquire) {
             for class in SizeClass::all() {
@@ -318,7 +340,12 @@ impl ThreadCache {
                     // SAFETY: blocks in our list are ours; the link is their first word.
                     b = unsafe { Block::next(b) };
                 }
-                list.len.set(n);
+                list.set_len(n);
+                let cut = self.cut[class].swap(0, Relaxed);
+                if cut > 0 {
+                    self.stats
+                        .record_flush(class.index(), cut as usize, n as usize);
+                }
             }
         }
     }
@@ -345,11 +372,11 @@ impl ThreadCache {
     unsafe fn flush_all_locked(&self) {
         for class in SizeClass::all() {
             let batch = BATCH[class];
-            while self.lists[class].len.get() >= batch {
+            while self.lists[class].len() >= batch {
                 // SAFETY: we own all lists; batch <= len.
                 unsafe { self.flush_n(class, batch) };
             }
-            let n = self.lists[class].len.get();
+            let n = self.lists[class].len();
             // SAFETY: we own all lists; n == len.
             unsafe { self.flush_n(class, n) };
         }
@@ -366,10 +393,38 @@ impl ThreadCache {
             // SAFETY: blocks in our list are ours; the link is their first word.
             b = unsafe { Block::next(b) };
         }
-        if n != list.len.get() || list.len.get() > list.max.get() + 1 {
+        if n != list.len() || list.len() > list.max.get() + 1 {
             crate::os::fatal("thread cache check: list length does not match");
         }
     }
+}
+
+/// The length of the list of `class` in the cache that owns `stats` as its owner counts it, and
+/// how many of those blocks drainers took since the owner last recounted: the registry's
+/// [`alloc_stats::CachedBlocks`], from which snapshots derive small-class frees (so the free
+/// fast path counts nothing). Exact while the owner is quiescent, drains included; a few
+/// operations stale while it runs.
+///
+/// # Safety
+/// `stats` points at the `stats` field of a live cache record (every block registered with
+/// [`REGISTRY`] is one: `init_current` registers nothing else), with the provenance of that
+/// record; `class < NUM_CLASSES`.
+pub unsafe fn cached_blocks(stats: *const ThreadStats, class: usize) -> (u64, u64) {
+    let Some(class) = SizeClass::new(class) else {
+        return (0, 0);
+    };
+    // SAFETY: `stats` is the `stats` field of a `ThreadCache` record (caller), so stepping back
+    // by the field's offset gives the record.
+    let tc = unsafe {
+        stats
+            .byte_sub(core::mem::offset_of!(ThreadCache, stats))
+            .cast::<ThreadCache>()
+    };
+    // SAFETY: a live record (caller). Every field another thread may write is an atomic or a
+    // `Cell` (interior mutability), and only `len` and `cut`, atomics, are read here.
+    let tc = unsafe { &*tc };
+    let (len, cut) = (tc.lists[class].len(), tc.cut[class].load(Relaxed));
+    (len as u64, cut.min(len) as u64)
 }
 
 /// Builds the calling thread's cache (first allocation of a thread), after running
@@ -390,7 +445,7 @@ pub fn init_current(process_setup: fn()) -> *mut ThreadCache {
         for (class, &batch) in BATCH.iter().enumerate() {
             ptr::addr_of_mut!((*tc).lists[class]).write(FreeList {
                 head: AtomicPtr::new(ptr::null_mut()),
-                len: Cell::new(0),
+                len: AtomicU32::new(0),
                 max: Cell::new(batch),
             });
         }
@@ -399,6 +454,7 @@ pub fn init_current(process_setup: fn()) -> *mut ThreadCache {
         ptr::addr_of_mut!((*tc).shard).write(Cell::new(0));
         ptr::addr_of_mut!((*tc).lock).write(Lock::new(()));
         ptr::addr_of_mut!((*tc).recount).write(AtomicBool::new(false));
+        ptr::addr_of_mut!((*tc).cut).write([const { AtomicU32::new(0) }; NUM_CLASSES]);
         let slot = CURRENT
             .try_with(|c| c as *const AtomicPtr<ThreadCache>)
             .unwrap_or(ptr::null());
@@ -435,6 +491,17 @@ pub unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
         heap_stats::set_current_stats(ptr::null());
         REGISTRY.retire(ptr::addr_of_mut!((*tc).stats));
         THREAD_CACHES.lock().free(tc.cast());
+    }
+}
+
+/// After `fork`, in the child: leaves only the calling thread's cache on [`CACHES`] (the
+/// others' threads do not exist here). Their records stay allocated, unused.
+pub fn forget_other_caches() {
+    let me = current();
+    let mut caches = CACHES.lock();
+    caches.head = ptr::null_mut();
+    if is_ready(me) {
+        caches.link(me);
     }
 }
 
@@ -567,6 +634,8 @@ impl ThreadCache {
                 Block::set_next(tail, *head);
                 *head = rest;
                 *count += n;
+                let cut = &self.cut[class];
+                cut.store(cut.load(Relaxed) + n as u32, Relaxed);
             }
         }
     }

@@ -22,7 +22,7 @@ mod thread_stats;
 
 pub use counting::{pow2_class, Counting, POW2_CLASS_SIZES};
 pub use region::Region;
-pub use registry::{HeapCounters, Registry};
+pub use registry::{CachedBlocks, HeapCounters, Registry};
 pub use report::{install_exit_report, write_report};
 pub use snapshot::{ClassStats, Snapshot};
 pub use thread_stats::{ThreadStats, PUBLISH_THRESHOLD};

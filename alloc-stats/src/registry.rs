@@ -7,7 +7,7 @@
 //! `GLOBAL` lock that orders it against `Counting`'s drop and thread-exit hooks.
 
 use core::ptr;
-use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 
 use crate::lock::SpinLock;
 use crate::snapshot::Snapshot;
@@ -78,6 +78,17 @@ pub(crate) fn thread_id() -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// Reads, for a class (the `usize`, one of the registry's size classes), the length of its list in the thread
+/// cache that owns a registered [`ThreadStats`] as the owner counts it, and how many of those
+/// blocks another thread has drained since (they are flushed, but only the owner records
+/// that, on its next slow path): see [`Registry::with_thread_caches`].
+///
+/// # Safety
+/// Called only with a pointer that was passed to [`Registry::register`] of the registry that
+/// holds this function and is still linked there (or is being retired), and only under that
+/// registry's lock or by the block's owner.
+pub type CachedBlocks = unsafe fn(*const ThreadStats, usize) -> (u64, u64);
+
 /// All thread counters of one allocator, plus its heap figures.
 ///
 /// Invariants: every `ThreadStats` on the list has `registry == self` and was linked by
@@ -91,6 +102,10 @@ pub struct Registry {
     /// Small-class byte totals are `allocs × size` and `frees × size`, added at snapshot time
     /// ([`Registry::new`]); false: every record counted its bytes ([`Registry::new_uncached`]).
     derive_bytes: bool,
+    /// Set by [`Registry::with_thread_caches`]: small-class frees are derived, not recorded.
+    derive_frees: bool,
+    /// The allocator's [`CachedBlocks`] as a `usize` (0 until [`Registry::set_cached_blocks`]).
+    cached: AtomicUsize,
     current: fn() -> *const ThreadStats,
     lock: SpinLock,
     // All below: written under `lock` (except `live`/`peak`, plain atomics).
@@ -114,7 +129,43 @@ impl Registry {
     /// calling thread's registered `ThreadStats`, or null (then thread snapshots find it by
     /// owner).
     pub const fn new(class_sizes: &'static [u32], current: fn() -> *const ThreadStats) -> Self {
-        Self::with_mode(class_sizes, current, true)
+        Self::with_mode(class_sizes, current, true, false)
+    }
+
+    /// As [`Registry::new`], for an allocator whose every small-class free goes into a
+    /// per-thread cache or is counted as a one-block flush: such frees are not recorded at all.
+    /// A snapshot derives them per thread and class from the cache identity
+    /// `frees = allocs + reallocs_in − reallocs_out − refill_blocks + flush_blocks + listed`,
+    /// where `(listed, drained) = cached(ts, class)` (the allocator's [`CachedBlocks`], given by
+    /// [`Registry::set_cached_blocks`] before it registers its first thread) are the length of
+    /// the class's list in the cache of `ts` as its owner counts it and how many of those
+    /// another thread drained since; `record_refill`/`record_flush` pass that length for the
+    /// publish. The free fast path then makes no counter update at all. `record_free` stays
+    /// for `LARGE`.
+    ///
+    /// The allocator keeps the identity exact: every block that enters a cache by a free is
+    /// counted in `listed`, every block that leaves it otherwise than by an allocation is
+    /// counted as flushed (by the owner; blocks another thread drained are counted in `drained`
+    /// until the owner records their flush and takes them off `listed`), and blocks that skip
+    /// the cache are counted as a refill (alloc) or a flush (free) of one block. Snapshots add
+    /// `drained` to `flush_blocks`. At retire, whatever the cache still holds (a thread lost at
+    /// `fork`) is kept as recorded frees.
+    pub const fn with_thread_caches(
+        class_sizes: &'static [u32],
+        current: fn() -> *const ThreadStats,
+    ) -> Self {
+        Self::with_mode(class_sizes, current, true, true)
+    }
+
+    /// Gives a [`Registry::with_thread_caches`] registry its [`CachedBlocks`] (a later call
+    /// replaces it). A function rather than a constructor argument, so that the registry can
+    /// sit in a module below the thread caches it reads.
+    ///
+    /// # Safety
+    /// `f` honours the [`CachedBlocks`] contract for every block this registry will link; no
+    /// block is linked yet.
+    pub unsafe fn set_cached_blocks(&self, f: CachedBlocks) {
+        self.cached.store(f as usize, Release);
     }
 
     /// A registry whose threads record with [`ThreadStats::record_alloc_uncached`] and
@@ -125,18 +176,21 @@ impl Registry {
         class_sizes: &'static [u32],
         current: fn() -> *const ThreadStats,
     ) -> Self {
-        Self::with_mode(class_sizes, current, false)
+        Self::with_mode(class_sizes, current, false, false)
     }
 
     const fn with_mode(
         class_sizes: &'static [u32],
         current: fn() -> *const ThreadStats,
         derive_bytes: bool,
+        derive_frees: bool,
     ) -> Self {
         Registry {
             heap: HeapCounters::new(),
             class_sizes,
             derive_bytes,
+            derive_frees,
+            cached: AtomicUsize::new(0),
             current,
             lock: SpinLock::new(),
             head: AtomicPtr::new(ptr::null_mut()),
@@ -221,20 +275,74 @@ impl Registry {
         }
     }
 
+    /// True if small-class frees are derived ([`Registry::with_thread_caches`]).
+    #[inline]
+    pub(crate) fn derives_frees(&self) -> bool {
+        self.derive_frees
+    }
+
+    /// The cached blocks of `class` in the cache that owns `t`, when this registry derives the
+    /// frees of `class` (a size class of a [`Registry::with_thread_caches`] registry): `None`
+    /// otherwise. `t` null stands for a block with no cache (the orphan, the exited totals).
+    ///
+    /// # Safety
+    /// `t` is null or a block linked here (or being retired), and the caller holds the lock
+    /// or owns `t` (the [`CachedBlocks`] contract).
+    unsafe fn cached_of(&self, t: *const ThreadStats, class: usize) -> Option<(u64, u64)> {
+        if !self.derive_frees || class >= self.class_sizes.len().min(MAX_CLASSES) {
+            return None; // not a size class of ours (`LARGE` frees are always recorded)
+        }
+        let f = self.cached.load(Acquire);
+        if t.is_null() || f == 0 {
+            return Some((0, 0));
+        }
+        // SAFETY: the only non-zero values stored are `CachedBlocks` pointers
+        // (`set_cached_blocks`), and a function pointer survives the round trip through `usize`.
+        let f = unsafe { core::mem::transmute::<usize, CachedBlocks>(f) };
+        // SAFETY: forwarded from the caller.
+        Some(unsafe { f(t, class) })
+    }
+
     /// Marks everything `t` counted as published and returns the live-bytes change since its
     /// last publish (all classes: O(classes), for retire and the orphan).
-    fn take_unpublished(&self, t: &ThreadStats) -> i64 {
+    ///
+    /// # Safety
+    /// As [`Registry::cached_of`] for `cache` (the pointer of `t`, or null for a block with no
+    /// cache).
+    unsafe fn take_unpublished(&self, t: &ThreadStats, cache: *const ThreadStats) -> i64 {
         let mut d = t.take_unpublished_bytes();
         for c in 0..self.class_sizes.len().min(MAX_CLASSES) {
-            d = d.wrapping_add(t.take_unpublished_class(c, self.derived_size(c)));
+            // SAFETY: forwarded from the caller.
+            let listed = unsafe { self.cached_of(cache, c) }.map(|(listed, _)| listed);
+            d = d.wrapping_add(t.take_unpublished_class(c, self.derived_size(c), listed));
         }
         d
     }
 
-    /// Folds `t` into the totals, unlinks and zeroes it, under the lock held by the caller.
-    fn retire_locked(&self, t: &ThreadStats) {
-        self.publish(self.take_unpublished(t));
+    /// Folds the block at `p` into the totals, unlinks and zeroes it, under the lock held by
+    /// the caller. Blocks its cache still holds (it was lost at `fork`; a thread that exits
+    /// flushes its cache first) stay frees of the totals.
+    ///
+    /// # Safety
+    /// `p` is a block linked here.
+    unsafe fn retire_locked(&self, p: *const ThreadStats) {
+        // SAFETY: linked blocks are valid (caller).
+        let t = unsafe { &*p };
+        // SAFETY: `p` is linked here and we hold the lock.
+        self.publish(unsafe { self.take_unpublished(t, p) });
         self.retired.absorb(t);
+        let rows = self.retired.frees.iter().zip(self.retired.classes.iter());
+        for (c, (f, r)) in rows.enumerate() {
+            // SAFETY: as above.
+            if let Some((listed, drained)) = unsafe { self.cached_of(p, c) } {
+                let fl = &r.flush_blocks;
+                fl.store(fl.load(Relaxed).wrapping_add(drained), Relaxed);
+                f.store(
+                    f.load(Relaxed).wrapping_add(listed.saturating_sub(drained)),
+                    Relaxed,
+                );
+            }
+        }
         self.unlink_locked(t);
         self.threads_exited
             .store(self.threads_exited.load(Relaxed) + 1, Relaxed);
@@ -253,7 +361,8 @@ impl Registry {
             // Retiring a block that is not linked here (twice, or folded by fork_child) is a
             // no-op rather than a corrupted list.
             if t.registry.load(Relaxed) == self.as_mut_ptr() {
-                self.retire_locked(t);
+                // SAFETY: linked here (just checked), under the lock.
+                unsafe { self.retire_locked(ts) };
             }
         });
     }
@@ -266,7 +375,8 @@ impl Registry {
             self.orphan.registry.store(self.as_mut_ptr(), Relaxed);
             let r = f(&self.orphan);
             // Rare and already locked: publish every time, so the orphan adds no peak error.
-            self.publish(self.take_unpublished(&self.orphan));
+            // SAFETY: null: the orphan has no cache.
+            self.publish(unsafe { self.take_unpublished(&self.orphan, ptr::null()) });
             r
         })
     }
@@ -282,15 +392,30 @@ impl Registry {
         }
     }
 
-    fn add_counts(out: &mut Snapshot, t: &ThreadStats) {
+    /// Adds the block at `p` to `out`; `cache` is `p` for a block linked here, null for the
+    /// exited totals and the orphan.
+    ///
+    /// # Safety
+    /// `p` is valid; `cache` as in [`Registry::cached_of`].
+    unsafe fn add_counts(
+        &self,
+        out: &mut Snapshot,
+        p: *const ThreadStats,
+        cache: *const ThreadStats,
+    ) {
+        // SAFETY: valid (caller).
+        let t = unsafe { &*p };
         out.bytes_requested += t.bytes_requested.load(Relaxed);
         out.bytes_allocated += t.bytes_allocated.load(Relaxed);
         out.bytes_freed += t.bytes_freed.load(Relaxed);
         out.reallocs_in_place += t.reallocs_in_place.load(Relaxed);
         out.reallocs_moved += t.reallocs_moved.load(Relaxed);
         for (i, (o, r)) in out.classes.iter_mut().zip(t.classes.iter()).enumerate() {
+            // SAFETY: forwarded from the caller.
+            let cached = unsafe { self.cached_of(cache, i) };
             o.allocs += t.allocs[i].load(Relaxed);
-            o.frees += t.frees[i].load(Relaxed);
+            o.frees += t.frees_of(i, cached.map(|(listed, _)| listed));
+            o.flush_blocks += cached.map_or(0, |(_, drained)| drained);
             o.reallocs_in += r.reallocs_in.load(Relaxed);
             o.reallocs_out += r.reallocs_out.load(Relaxed);
             o.misses += r.misses.load(Relaxed);
@@ -340,12 +465,15 @@ impl Registry {
             let mut p = self.head.load(Relaxed);
             while !p.is_null() {
                 // SAFETY: list members are valid while linked, and we hold the lock.
-                let t = unsafe { &*p };
-                Self::add_counts(&mut s, t);
-                p = t.next.load(Relaxed);
+                unsafe { self.add_counts(&mut s, p, p) };
+                // SAFETY: as above.
+                p = unsafe { &*p }.next.load(Relaxed);
             }
-            Self::add_counts(&mut s, &self.retired);
-            Self::add_counts(&mut s, &self.orphan);
+            // SAFETY: our own blocks, which have no cache.
+            unsafe {
+                self.add_counts(&mut s, &self.retired, ptr::null());
+                self.add_counts(&mut s, &self.orphan, ptr::null());
+            }
             s.threads_live = self.threads_live.load(Relaxed);
             s.threads_exited = self.threads_exited.load(Relaxed);
         });
@@ -376,8 +504,8 @@ impl Registry {
         // SAFETY: `current()` returns the calling thread's registered block or null; a block
         // we own stays valid while we run.
         if !cur.is_null() && unsafe { &*cur }.registry.load(Relaxed) == me {
-            // SAFETY: as above.
-            Self::add_counts(&mut s, unsafe { &*cur });
+            // SAFETY: as above; we own it.
+            unsafe { self.add_counts(&mut s, cur, cur) };
             s.threads_live = 1;
         } else {
             let id = thread_id();
@@ -387,7 +515,8 @@ impl Registry {
                     // SAFETY: list members are valid while linked, and we hold the lock.
                     let t = unsafe { &*p };
                     if t.owner.load(Relaxed) == id {
-                        Self::add_counts(&mut s, t);
+                        // SAFETY: linked, under the lock.
+                        unsafe { self.add_counts(&mut s, p, p) };
                         s.threads_live = 1;
                         break;
                     }
@@ -434,12 +563,14 @@ impl Registry {
         let id = thread_id();
         let mut p = self.head.load(Relaxed);
         while !p.is_null() {
+            let ts = p;
             // SAFETY: list members are valid (copied into the child) and the lock is held since
             // fork_prepare.
-            let t = unsafe { &*p };
+            let t = unsafe { &*ts };
             p = t.next.load(Relaxed);
             if t.owner.load(Relaxed) != id {
-                self.retire_locked(t);
+                // SAFETY: linked here; the lock is ours since fork_prepare.
+                unsafe { self.retire_locked(ts) };
             }
         }
         self.lock.force_unlock();

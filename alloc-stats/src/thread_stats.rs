@@ -185,7 +185,7 @@ impl ThreadStats {
         bump(&self.bytes_requested, requested as u64);
         if class >= LARGE {
             bump(&self.bytes_allocated, allocated as u64);
-            self.publish_slow(LARGE);
+            self.publish_slow(LARGE, 0);
         }
     }
 
@@ -200,7 +200,7 @@ impl ThreadStats {
         bump(&self.frees[Self::idx(class)], 1);
         if class >= LARGE {
             bump(&self.bytes_freed, allocated as u64);
-            self.publish_slow(LARGE);
+            self.publish_slow(LARGE, 0);
         }
     }
 
@@ -225,7 +225,7 @@ impl ThreadStats {
             .wrapping_add(allocated as u64);
         self.bytes_allocated.store(a, Relaxed);
         if a > self.alloc_mark.load(Relaxed) {
-            self.publish_slow(LARGE);
+            self.publish_slow(LARGE, 0);
         }
     }
 
@@ -243,7 +243,7 @@ impl ThreadStats {
             .wrapping_add(allocated as u64);
         self.bytes_freed.store(f, Relaxed);
         if f > self.free_mark.load(Relaxed) {
-            self.publish_slow(LARGE);
+            self.publish_slow(LARGE, 0);
         }
     }
 
@@ -296,7 +296,7 @@ impl ThreadStats {
         if self.bytes_allocated.load(Relaxed) > self.alloc_mark.load(Relaxed)
             || self.bytes_freed.load(Relaxed) > self.free_mark.load(Relaxed)
         {
-            self.publish_slow(LARGE);
+            self.publish_slow(LARGE, 0);
         }
     }
 
@@ -308,26 +308,32 @@ impl ThreadStats {
         }
     }
 
-    /// A batch of `blocks` moved central -> thread cache. Also publishes this block's live
-    /// bytes of `class` and of `LARGE` blocks and reallocs (a batch event: see `record_alloc`).
+    /// A batch of `blocks` moved central -> thread cache, which now holds `cached` free blocks
+    /// of `class` (0 for an allocator path without a cache). Also publishes this block's live
+    /// bytes of `class` and of `LARGE` blocks and reallocs (a batch event: see `record_alloc`);
+    /// `cached` is what a registry that derives frees ([`Registry::with_thread_caches`]) needs
+    /// for that, and is ignored otherwise.
+    ///
+    /// [`Registry::with_thread_caches`]: crate::Registry::with_thread_caches
     #[inline]
-    pub fn record_refill(&self, class: usize, blocks: usize) {
+    pub fn record_refill(&self, class: usize, blocks: usize, cached: usize) {
         if COUNTING {
             let r = self.row(class);
             bump(&r.refills, 1);
             bump(&r.refill_blocks, blocks as u64);
-            self.publish_slow(class);
+            self.publish_slow(class, cached as u64);
         }
     }
 
-    /// A batch of `blocks` moved thread cache -> central. Also publishes, like `record_refill`.
+    /// A batch of `blocks` moved thread cache -> central, leaving `cached` free blocks of
+    /// `class` in the cache. Also publishes, like `record_refill`.
     #[inline]
-    pub fn record_flush(&self, class: usize, blocks: usize) {
+    pub fn record_flush(&self, class: usize, blocks: usize, cached: usize) {
         if COUNTING {
             let r = self.row(class);
             bump(&r.flushes, 1);
             bump(&r.flush_blocks, blocks as u64);
-            self.publish_slow(class);
+            self.publish_slow(class, cached as u64);
         }
     }
 
@@ -348,53 +354,87 @@ impl ThreadStats {
         d
     }
 
-    /// Marks class `class`'s live blocks (`allocs − frees`) as published and returns their
-    /// change since its last publish times `size` (the class's block size; 0 where bytes are
-    /// not derived). `class < MAX_CLASSES`.
-    pub(crate) fn take_unpublished_class(&self, class: usize, size: u64) -> i64 {
+    /// The frees of `class` this block stands for: the recorded ones, plus, when `cached` is
+    /// `Some` (a registry that derives frees), those implied by the thread-cache identity
+    /// `cached = refill_blocks − flush_blocks − (allocs + reallocs_in − frees − reallocs_out)`,
+    /// i.e. `allocs + reallocs_in − reallocs_out − refill_blocks + flush_blocks + cached`.
+    /// Read while the owner runs, the terms may be a few operations apart: a difference that
+    /// comes out negative counts as 0. `class < MAX_CLASSES`; 0 when counting is compiled out.
+    pub(crate) fn frees_of(&self, class: usize, cached: Option<u64>) -> u64 {
         // `get`, not indexing: with counting compiled out the rows are empty (ROWS == 0), and
         // this runs on the allocator's paths (thread exit), where a panic must never happen.
-        let (Some(a), Some(f), Some(c)) = (
+        let (Some(a), Some(f), Some(r)) = (
             self.allocs.get(class),
             self.frees.get(class),
             self.classes.get(class),
         ) else {
             return 0;
         };
+        let f = f.load(Relaxed);
+        let Some(cached) = cached else {
+            return f;
+        };
+        let implied = a
+            .load(Relaxed)
+            .wrapping_add(r.reallocs_in.load(Relaxed))
+            .wrapping_sub(r.reallocs_out.load(Relaxed))
+            .wrapping_sub(r.refill_blocks.load(Relaxed))
+            .wrapping_add(r.flush_blocks.load(Relaxed))
+            .wrapping_add(cached);
+        f.wrapping_add((implied as i64).max(0) as u64)
+    }
+
+    /// Marks class `class`'s live blocks (`allocs − frees`, with frees as
+    /// [`ThreadStats::frees_of`] counts them) as published and returns their change since its
+    /// last publish times `size` (the class's block size; 0 where bytes are not derived).
+    /// `class < MAX_CLASSES`.
+    pub(crate) fn take_unpublished_class(
+        &self,
+        class: usize,
+        size: u64,
+        cached: Option<u64>,
+    ) -> i64 {
+        let (Some(a), Some(c)) = (self.allocs.get(class), self.classes.get(class)) else {
+            return 0;
+        };
         if size == 0 {
             return 0;
         }
-        let live = a.load(Relaxed).wrapping_sub(f.load(Relaxed));
+        let live = a.load(Relaxed).wrapping_sub(self.frees_of(class, cached));
         let r = &c.published_blocks;
         let d = live.wrapping_sub(r.load(Relaxed));
         r.store(live, Relaxed);
         (d as i64).wrapping_mul(size as i64)
     }
 
-    /// Adds the unpublished live-bytes change of `class` (the derived part; nothing for
-    /// `LARGE`) and of `bytes_allocated − bytes_freed` to the registry's live counter and raises
-    /// its peak: O(1), whatever the number of classes. A class's change since its own last
-    /// publish is its thread-cache length's change since that batch event, so what stays
-    /// unpublished is bounded by one cache (docs/stats.md). The only atomic read-modify-writes
-    /// of the counting path live here.
+    /// Adds an unpublished live-bytes change to the registry's live counter and raises its
+    /// peak, in O(1) whatever the number of classes: for a size class (a batch event), that
+    /// class's derived change since its own last publish, which is its thread-cache length's
+    /// change since then, so what stays unpublished is bounded by one cache (docs/stats.md);
+    /// for `LARGE` (a large alloc or free, a realloc past its marks), the change of
+    /// `bytes_allocated − bytes_freed`, which otherwise stays below `PUBLISH_THRESHOLD` each
+    /// way. `cached`: the owner's cache holds that many blocks of `class` now (used where the
+    /// registry derives frees). The only atomic read-modify-writes of the counting path live
+    /// here.
     #[cold]
     #[inline(never)]
-    pub(crate) fn publish_slow(&self, class: usize) {
+    pub(crate) fn publish_slow(&self, class: usize, cached: u64) {
         let reg = self.registry.load(Relaxed);
-        let d = self.take_unpublished_bytes();
-        if reg.is_null() {
-            return; // Not linked: nothing to publish to (register() resets the block anyway).
-        }
         // SAFETY: `registry` is non-null only while this block is linked into that registry,
         // and a registry outlives every block linked into it (Counting's Drop unlinks them
         // all before the registry goes away, and sets this field to null under its lock).
-        let reg = unsafe { &*reg };
-        let d = if class < LARGE {
-            d.wrapping_add(self.take_unpublished_class(class, reg.derived_size(class)))
-        } else {
-            d
+        let reg = unsafe { reg.as_ref() };
+        let d = match reg {
+            Some(r) if class < LARGE => {
+                let cached = r.derives_frees().then_some(cached);
+                self.take_unpublished_class(class, r.derived_size(class), cached)
+            }
+            // Moves the marks even when not linked (register() resets the block anyway).
+            _ => self.take_unpublished_bytes(),
         };
-        reg.publish(d);
+        if let Some(r) = reg {
+            r.publish(d);
+        }
     }
 
     /// Zeroes every counter and unlinks (used on register and retire).

@@ -45,9 +45,9 @@ fn per_class_rows_hits_misses_batches() {
     }
     ts.record_miss(1);
     ts.record_miss(1);
-    ts.record_refill(1, 8);
-    ts.record_refill(1, 8);
-    ts.record_flush(1, 4);
+    ts.record_refill(1, 8, 0);
+    ts.record_refill(1, 8, 0);
+    ts.record_flush(1, 4, 0);
     ts.record_free(1, 32);
     ts.record_alloc(LARGE, 1 << 20, 1 << 20);
     HeapCounters::add(&R.heap.os_mapped, 1 << 21);
@@ -197,4 +197,91 @@ fn fork_child_keeps_only_the_forking_thread() {
     done_tx.send(()).unwrap();
     other.join().unwrap();
     assert_eq!(R.heap.os_reserved.load(Ordering::Relaxed), 0);
+}
+
+/// A stand-in for alloc-core's thread cache: the counters and, per class, the list length as
+/// the owner counts it and the blocks drained since.
+#[repr(C)]
+struct FakeCache {
+    stats: ThreadStats,
+    listed: [std::sync::atomic::AtomicU64; 4],
+    drained: [std::sync::atomic::AtomicU64; 4],
+}
+
+/// `CachedBlocks` for `FakeCache`: `stats` is its first field.
+unsafe fn fake_cached(ts: *const ThreadStats, class: usize) -> (u64, u64) {
+    // SAFETY: every block of `DERIVED` is the `stats` of a leaked `FakeCache`, at offset 0.
+    let c = unsafe { &*ts.cast::<FakeCache>() };
+    (
+        c.listed[class].load(Ordering::Relaxed),
+        c.drained[class].load(Ordering::Relaxed),
+    )
+}
+
+#[test]
+fn derived_frees_follow_the_cache_through_drain_recount_and_retire() {
+    static DERIVED: Registry = Registry::with_thread_caches(&SIZES, current);
+    // SAFETY: every block DERIVED links is a FakeCache's `stats` (below).
+    unsafe { DERIVED.set_cached_blocks(fake_cached) };
+    let cache: *mut FakeCache = Box::into_raw(Box::new(FakeCache {
+        stats: ThreadStats::new(),
+        listed: Default::default(),
+        drained: Default::default(),
+    }));
+    // SAFETY: leaked, valid forever; this thread is its only writer.
+    let (c, ts) = unsafe { (&*cache, ptr::addr_of_mut!((*cache).stats)) };
+    // SAFETY: as above.
+    unsafe { DERIVED.register(ts) };
+    CURRENT.with(|cur| cur.set(ts));
+    let set = |listed: u64, drained: u64| {
+        c.listed[1].store(listed, Ordering::Relaxed);
+        c.drained[1].store(drained, Ordering::Relaxed);
+    };
+    let check = |what: &str, allocs: u64, frees: u64, flushed: u64, cached: u64| {
+        for s in [DERIVED.snapshot(), DERIVED.thread_snapshot()] {
+            let row = s.classes[1];
+            assert_eq!(
+                (row.allocs, row.frees, row.flush_blocks),
+                (allocs, frees, flushed),
+                "{what}"
+            );
+            assert_eq!(s.live_bytes, (allocs - frees) * 32, "{what}");
+        }
+        // The heap gauges are in whole-registry snapshots only.
+        assert_eq!(DERIVED.snapshot().thread_cache_bytes, cached * 32, "{what}");
+    };
+    // A refill of 8 blocks, the first handed out; three more allocations from the list.
+    set(7, 0);
+    c.stats.record_refill(1, 8, 7);
+    c.stats.record_alloc(1, 30, 32);
+    set(4, 0);
+    for _ in 0..3 {
+        c.stats.record_alloc(1, 30, 32);
+    }
+    check("after 4 allocations", 4, 0, 0, 4);
+    // Two frees into the list: nothing is recorded, the list grows.
+    set(6, 0);
+    check("after 2 frees", 4, 2, 0, 6);
+    // Another thread drains 4 of the 6: flushed at once, the frees do not move.
+    set(6, 4);
+    check("after a drain", 4, 2, 4, 2);
+    // The owner recounts and records the drained blocks as its own flush.
+    set(2, 0);
+    c.stats.record_flush(1, 4, 2);
+    check("after the recount", 4, 2, 4, 2);
+    // One more free; then the thread is lost (a fork) with 3 blocks in its list: they stay
+    // frees of the totals, and the only live block stays live.
+    set(3, 0);
+    check("after a third free", 4, 3, 4, 3);
+    // SAFETY: linked above; its owner records nothing more.
+    unsafe { DERIVED.retire(ts) };
+    let s = DERIVED.snapshot();
+    assert_eq!((s.classes[1].allocs, s.classes[1].frees), (4, 3));
+    assert_eq!(s.live_bytes, 32);
+    // Large frees are still recorded, not derived.
+    let ts2 = register_me(&DERIVED);
+    ts2.record_alloc(LARGE, 1 << 20, 1 << 20);
+    ts2.record_free(LARGE, 1 << 20);
+    let s = DERIVED.snapshot();
+    assert_eq!((s.large_allocs, s.classes[LARGE].frees), (1, 1));
 }
