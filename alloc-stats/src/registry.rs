@@ -387,7 +387,9 @@ impl Registry {
             return;
         }
         let now = self.live.fetch_add(delta, Relaxed).wrapping_add(delta);
-        if delta > 0 && now > 0 {
+        // Read first: once the peak is reached, most growths stay below it, and a plain load
+        // of the shared line costs far less than a locked compare-exchange loop on it.
+        if delta > 0 && now > 0 && now as u64 > self.peak.load(Relaxed) {
             self.peak.fetch_max(now as u64, Relaxed);
         }
     }
