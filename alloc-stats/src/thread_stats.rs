@@ -85,10 +85,14 @@ impl ClassCounters {
 /// then the dense per-class `allocs` and `frees` arrays (8 bytes per class, so a workload's few
 /// classes share a line or two), then the slow-path fields.
 ///
-/// Alloc and free touch disjoint words (small alloc: `allocs[c]`, `bytes_requested`; small free:
-/// `frees[c]`), so a malloc/free pair makes three owner-only updates and has no chain of
-/// read-modify-writes through one memory word; the uncached publish test compares each running
+/// A small alloc updates `allocs[c]` and `bytes_requested`. A small free updates `frees[c]`
+/// with [`Registry::new`], and nothing with [`Registry::with_thread_caches`], whose snapshots
+/// derive small-class frees from the thread cache's list lengths: so a malloc/free pair makes
+/// two owner-only updates (three with `Registry::new`), and alloc and free never chain a
+/// read-modify-write through one memory word. The uncached publish test compares each running
 /// total against its own mark rather than keeping one shared live-bytes delta.
+///
+/// [`Registry::with_thread_caches`]: crate::Registry::with_thread_caches
 ///
 /// [`Registry::new`]: crate::Registry::new
 /// [`Registry::new_uncached`]: crate::Registry::new_uncached
@@ -191,7 +195,11 @@ impl ThreadStats {
 
     /// One free of a block of `allocated` bytes in `class` (or `LARGE`); as with
     /// `record_alloc`, only `LARGE` reads `allocated`, and it is published the same way. Cost,
-    /// small class: one add (`frees[class]`).
+    /// small class: one add (`frees[class]`). Into a [`Registry::with_thread_caches`] registry,
+    /// only for `LARGE`: its small-class frees are derived, and recording one would count it
+    /// twice.
+    ///
+    /// [`Registry::with_thread_caches`]: crate::Registry::with_thread_caches
     #[inline(always)]
     pub fn record_free(&self, class: usize, allocated: usize) {
         if !COUNTING {
