@@ -303,12 +303,15 @@ impl ThreadCache {
             list.head.store(Block::next(tail), Relaxed);
             Block::set_next(tail, ptr::null_mut());
         }
+        // The length and the flush count move a few instructions apart, so that a snapshot
+        // deriving this thread's frees from both sees at most that short window, not the
+        // central flush.
         let left = list.len() - n;
         list.set_len(left);
-        // SAFETY: the cut-off list holds `n` dead blocks of `class`.
-        unsafe { central::flush(class, head, n as usize) };
         self.stats
             .record_flush(class.index(), n as usize, left as usize);
+        // SAFETY: the cut-off list holds `n` dead blocks of `class`.
+        unsafe { central::flush(class, head, n as usize) };
     }
 
     /// Start of every slow path (`lock` held): recounts the lists after a drain, and flushes
