@@ -310,7 +310,9 @@ impl Registry {
     /// As [`Registry::cached_of`] for `cache` (the pointer of `t`, or null for a block with no
     /// cache).
     unsafe fn take_unpublished(&self, t: &ThreadStats, cache: *const ThreadStats) -> i64 {
-        let mut d = t.take_unpublished_bytes();
+        let mut d = t
+            .take_unpublished_bytes()
+            .wrapping_add(t.pending.swap(0, Relaxed));
         for c in 0..self.class_sizes.len().min(MAX_CLASSES) {
             // SAFETY: forwarded from the caller.
             let listed = unsafe { self.cached_of(cache, c) }.map(|(listed, _)| listed);

@@ -120,6 +120,10 @@ pub struct ThreadStats {
     // Warm: reallocs.
     pub(crate) reallocs_in_place: AtomicU64,
     pub(crate) reallocs_moved: AtomicU64,
+    /// Class changes taken at batch events but not yet added to the registry's live counter:
+    /// they go in one `fetch_add` once they reach `PUBLISH_THRESHOLD` either way, with the next
+    /// `LARGE` publish, or at retire. Invariant: |pending| < `PUBLISH_THRESHOLD`.
+    pub(crate) pending: AtomicI64,
     // Cold: list links and owner (written under the registry lock).
     pub(crate) next: AtomicPtr<ThreadStats>,
     pub(crate) prev: AtomicPtr<ThreadStats>,
@@ -147,6 +151,7 @@ impl ThreadStats {
             frees: [const { AtomicU64::new(0) }; ROWS],
             reallocs_in_place: AtomicU64::new(0),
             reallocs_moved: AtomicU64::new(0),
+            pending: AtomicI64::new(0),
             next: AtomicPtr::new(core::ptr::null_mut()),
             prev: AtomicPtr::new(core::ptr::null_mut()),
             owner: AtomicUsize::new(0),
@@ -432,14 +437,15 @@ impl ThreadStats {
     }
 
     /// Adds an unpublished live-bytes change to the registry's live counter and raises its
-    /// peak, in O(1) whatever the number of classes: for a size class (a batch event), that
+    /// peak, in O(1) whatever the number of classes. For a size class (a batch event): that
     /// class's derived change since its own last publish, which is its thread-cache length's
-    /// change since then, so what stays unpublished is bounded by one cache (docs/stats.md);
-    /// for `LARGE` (a large alloc or free, a realloc past its marks), the change of
+    /// change since then, so what stays untaken is bounded by one cache (docs/stats.md); it
+    /// joins `pending`, which goes to the registry once it reaches `PUBLISH_THRESHOLD` either
+    /// way. For `LARGE` (a large alloc or free, a realloc past its marks): the change of
     /// `bytes_allocated − bytes_freed`, which otherwise stays below `PUBLISH_THRESHOLD` each
-    /// way. `cached`: the owner's cache holds that many blocks of `class` now (used where the
-    /// registry derives frees). The only atomic read-modify-writes of the counting path live
-    /// here.
+    /// way, with `pending`. `cached`: the owner's cache holds that many blocks of `class` now
+    /// (used where the registry derives frees). The only atomic read-modify-writes of the
+    /// counting path live here.
     #[cold]
     #[inline(never)]
     pub(crate) fn publish_slow(&self, class: usize, cached: u64) {
@@ -451,11 +457,22 @@ impl ThreadStats {
         let d = match reg {
             Some(r) if class < LARGE => {
                 let cached = r.derives_frees().then_some(cached);
-                self.take_unpublished_class(class, r.derived_size(class), cached)
+                let d = self.take_unpublished_class(class, r.derived_size(class), cached);
+                let p = self.pending.load(Relaxed).wrapping_add(d);
+                if p.unsigned_abs() < PUBLISH_THRESHOLD as u64 {
+                    // Small: keep it, rather than a locked add on a line every thread shares
+                    // at every batch event.
+                    self.pending.store(p, Relaxed);
+                    return;
+                }
+                p
             }
             // Moves the marks even when not linked (register() resets the block anyway).
-            _ => self.take_unpublished_bytes(),
+            _ => self
+                .take_unpublished_bytes()
+                .wrapping_add(self.pending.load(Relaxed)),
         };
+        self.pending.store(0, Relaxed);
         if let Some(r) = reg {
             r.publish(d);
         }
@@ -475,6 +492,7 @@ impl ThreadStats {
         self.alloc_mark.store(PUBLISH_THRESHOLD as u64, Relaxed);
         self.free_mark.store(PUBLISH_THRESHOLD as u64, Relaxed);
         self.published_net.store(0, Relaxed);
+        self.pending.store(0, Relaxed);
         self.registry.store(core::ptr::null_mut(), Relaxed);
         self.next.store(core::ptr::null_mut(), Relaxed);
         self.prev.store(core::ptr::null_mut(), Relaxed);
