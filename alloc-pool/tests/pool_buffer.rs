@@ -164,3 +164,244 @@ fn into_inner_detaches() {
     assert_eq!(pool.retained_bytes(), 0);
     assert_eq!(pool.stats().detached, 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The front tier: class table, exact counts, threads, trim, thread exit.
+
+#[test]
+fn the_class_table_agrees_with_the_definition() {
+    // Default classes; multiples of a power of two that is not a class; no table at all
+    // (the span is too wide); and a single class.
+    for classes in [
+        &[1024, 4096, 16384, 65536][..],
+        &[1000, 3000, 12_000],
+        &[1, 1 << 20],
+        &[4096],
+    ] {
+        let pool = BufferPool::with_classes(classes);
+        let max = *classes.last().unwrap();
+        let probes = (0..=2100)
+            .chain(max.saturating_sub(2100)..max + 10)
+            .chain([usize::MAX / 2, usize::MAX]);
+        for n in probes {
+            if n > max && n > 1 << 21 {
+                continue; // not worth allocating
+            }
+            let b = pool.get(n);
+            let want = classes.iter().copied().find(|&c| c >= n).unwrap_or(n);
+            assert_eq!(b.capacity(), want, "classes {classes:?}, request {n}");
+        }
+    }
+}
+
+#[test]
+fn counts_are_exact_on_the_fast_path() {
+    let pool = BufferPool::new();
+    for _ in 0..1000 {
+        let mut b = pool.get(700);
+        b.push(1);
+    }
+    let s = pool.stats();
+    assert_eq!((s.gets, s.hits, s.misses, s.puts), (1000, 999, 1, 1000));
+    assert_eq!((s.in_use(), s.idle(), s.dropped()), (0, 1, 0));
+    // Two out at once: the second comes from the engine (or is new), both come back.
+    let (a, b) = (pool.get(700), pool.get(700));
+    let s = pool.stats();
+    assert_eq!((s.gets, s.hits, s.misses, s.in_use()), (1002, 1000, 2, 2));
+    drop((a, b));
+    let s = pool.stats();
+    assert_eq!((s.puts, s.in_use(), s.idle()), (1002, 0, 2));
+    assert_eq!(pool.retained_bytes(), 2048);
+}
+
+#[test]
+fn two_pools_used_in_turn_on_one_thread() {
+    let (p, q) = (BufferPool::new(), BufferPool::with_classes(&[512, 2048]));
+    for i in 0..200 {
+        let a = p.get(1000);
+        let b = q.get(1000);
+        assert_eq!((a.capacity(), b.capacity()), (1024, 2048));
+        if i % 2 == 0 {
+            drop((a, b));
+        } else {
+            drop((b, a));
+        }
+    }
+    // A pool dropped and another made: the thread's cached row must not be reused.
+    drop(q);
+    let r = BufferPool::new();
+    drop(r.get(1000));
+    drop(r.get(1000));
+    for (pool, s) in [(&p, p.stats()), (&r, r.stats())] {
+        assert_eq!(s.gets, s.hits + s.misses);
+        assert_eq!(s.misses, 1, "{s}");
+        assert_eq!(pool.retained_bytes(), 1024);
+    }
+}
+
+#[test]
+fn a_buffer_dropped_on_another_thread_is_kept_there() {
+    let pool = BufferPool::new();
+    let b = pool.get(3000);
+    let ptr = b.as_ptr() as usize;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            drop(b); // not the thread that got it
+            let again = pool.get(4000);
+            assert_eq!(
+                again.as_ptr() as usize,
+                ptr,
+                "filed in this thread's slot, reused here"
+            );
+        });
+    });
+    let s = pool.stats();
+    assert_eq!((s.gets, s.hits, s.misses, s.puts), (2, 1, 1, 2));
+    // Only the slot that holds the buffer reserves it (the getting thread's slot never held
+    // one: that buffer was new).
+    assert_eq!(pool.retained_bytes(), 4096);
+    // Now a buffer that came out of this thread's slot and comes back from elsewhere: this
+    // slot keeps its reservation (until this thread trims), and the buffer is filed in the
+    // other thread's slot, with a reservation of its own.
+    drop(pool.get(700));
+    let b = pool.get(700);
+    std::thread::scope(|s| {
+        s.spawn(|| drop(b));
+    });
+    assert_eq!(pool.retained_bytes(), 4096 + 1024 + 1024);
+    pool.trim();
+    assert_eq!(pool.retained_bytes(), 4096 + 1024);
+    // This thread's slot is empty now: a miss (the idle buffers sit in the exited threads'
+    // rows, for the next thread that takes over their thread id).
+    assert_eq!(pool.get(700).capacity(), 1024);
+    let s = pool.stats();
+    assert_eq!((s.gets, s.hits, s.misses, s.puts), (5, 2, 3, 5));
+    assert_eq!((s.in_use(), s.idle()), (0, 3));
+}
+
+#[test]
+fn buffers_handed_between_threads_keep_the_cap_and_the_counts() {
+    let cap = 96 * 1024;
+    let pool = BufferPool::new().max_retained_bytes(cap);
+    let sizes = [700, 3000, 12_000, 50_000];
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<alloc_pool::PooledBuf<'_>>(8);
+        let pool = &pool;
+        s.spawn(move || {
+            for i in 0..4000 {
+                let mut b = pool.get(sizes[i % 4]);
+                assert!(b.is_empty() && b.capacity() >= sizes[i % 4]);
+                b.push(i as u8);
+                if i % 3 == 0 {
+                    drop(b); // back on this thread
+                } else {
+                    tx.send(b).unwrap();
+                }
+                assert!(pool.retained_bytes() <= cap);
+            }
+        });
+        s.spawn(move || {
+            for b in rx {
+                assert_eq!(b.len(), 1);
+                drop(b); // on the consumer thread
+                assert!(pool.retained_bytes() <= cap);
+                // The consumer also takes some for itself.
+                drop(pool.get(1000));
+            }
+        });
+    });
+    let s = pool.stats();
+    assert!(pool.retained_bytes() <= cap);
+    assert_eq!(s.gets, s.hits + s.misses, "{s}");
+    assert_eq!(s.in_use(), 0, "{s}");
+    assert_eq!(s.misses, s.idle() + s.detached + s.dropped(), "{s}");
+    assert!(s.hits > 4000, "{s}");
+}
+
+#[test]
+fn trim_ages_this_threads_front_slots() {
+    let pool = BufferPool::new();
+    drop((pool.get(700), pool.get(3000)));
+    pool.trim(); // first trim: both survive
+    assert_eq!(pool.stats().dropped_trim, 0);
+    drop(pool.get(700)); // used between the trims: young again
+    pool.trim(); // second trim: the 4 KiB one goes
+    let s = pool.stats();
+    assert_eq!((s.dropped_trim, s.idle()), (1, 1), "{s}");
+    assert_eq!(pool.retained_bytes(), 1024);
+    pool.trim();
+    pool.trim();
+    let s = pool.stats();
+    assert_eq!((s.dropped_trim, s.idle(), s.hits), (2, 0, 1), "{s}");
+    assert_eq!(pool.retained_bytes(), 0);
+    // A slot whose buffer is out gives its reservation back at trim, and gets it again on
+    // return.
+    let b = pool.get(700);
+    pool.trim();
+    assert_eq!(pool.retained_bytes(), 0);
+    drop(b);
+    assert_eq!(pool.retained_bytes(), 1024);
+    assert_eq!(pool.get(700).capacity(), 1024);
+    assert_eq!(pool.stats().hits, 2);
+}
+
+#[test]
+fn a_replaced_or_resized_buffer_is_filed_by_its_capacity() {
+    let pool = BufferPool::new();
+    let mut b = pool.get(700);
+    *b = Vec::with_capacity(4096); // same guard, another buffer, another class
+    drop(b);
+    assert_eq!(pool.get(3000).capacity(), 4096);
+    let mut b = pool.get(700);
+    *b = Vec::new(); // zero capacity: never kept, never handed out
+    drop(b);
+    for _ in 0..3 {
+        assert!(pool.get(10).capacity() >= 1024);
+    }
+    let mut b = pool.get(700);
+    b.shrink_to(100); // may shrink: then it is too small for any class
+    drop(b);
+    assert!(pool.get(1000).capacity() >= 1000);
+    assert!(pool.retained_bytes() <= 2 * 4096 + 1024);
+}
+
+#[test]
+fn guards_dropped_while_threads_exit() {
+    use std::cell::RefCell;
+    static POOL: std::sync::OnceLock<BufferPool> = std::sync::OnceLock::new();
+    thread_local! {
+        static HELD: RefCell<Vec<PooledBuf<'static>>> = const { RefCell::new(Vec::new()) };
+    }
+    let pool = POOL.get_or_init(BufferPool::new);
+    // Each thread exits with buffers in a thread-local: they are dropped by its TLS
+    // destructors, while other threads (some of them reusing its thread id) use the pool.
+    // (`spawn` + `join`, not a scope: `join` waits for the TLS destructors too.)
+    for _round in 0..20 {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    if t % 2 == 1 {
+                        // `HELD` first: its destructor then runs after the `thread_local`
+                        // crate's, which frees the thread id (TLS destructors run in reverse
+                        // order of first use), so these guards drop on the slow path.
+                        HELD.with(|_| ());
+                    }
+                    for i in 0..50 {
+                        drop(pool.get(700 * (t + 1)));
+                        let b = pool.get(3000 + i);
+                        HELD.with(|h| h.borrow_mut().push(b));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+    let s = pool.stats();
+    assert_eq!(s.gets, s.hits + s.misses, "{s}");
+    assert_eq!(s.in_use(), 0, "{s}");
+    // The odd threads' held guards dropped after the pool's thread-exit hook: freed.
+    assert_eq!(s.dropped_rejected, 20 * 2 * 50, "{s}");
+    assert!(pool.retained_bytes() <= 32 << 20);
+}

@@ -237,6 +237,7 @@ fn pool_types_are_send_and_sync() {
     // A guard may move to another thread and return the object there.
     fn send<T: Send>() {}
     send::<Pooled<'static, Vec<u8>>>();
+    send_sync::<alloc_pool::PooledBuf<'static>>();
 }
 
 /// The rule behind `bounded_pool_bound_never_broken`: a detached object no longer counts

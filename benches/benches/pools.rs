@@ -27,6 +27,10 @@
 //! cargo bench -p benches --bench pools -- --warm-up-time 1 --measurement-time 2
 //! POOL_BENCH_ALLOC=system cargo bench -p benches --bench pools -- --warm-up-time 1 --measurement-time 2
 //! ```
+//!
+//! For `BufferPool` against plain allocation with a fixed global allocator (no run-time switch
+//! on the plain path) and instruction counts, see the `bufpool_pool` / `bufpool_system` bins
+//! (`benches/src/buffer_pool.rs`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;

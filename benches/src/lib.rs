@@ -15,6 +15,7 @@ use std::hint::black_box;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod buffer_pool;
 pub mod scenarios;
 pub mod whole_program;
 
