@@ -21,7 +21,9 @@ use crate::decay;
 use crate::page_heap::PAGE_HEAP;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
-use crate::size_class::{SizeClass, BATCH, NUM_CLASSES};
+use crate::span::Grown;
+
+use crate::size_class::{self, SizeClass, BATCH, NUM_CLASSES};
 use crate::span::{self, span_of, Block, Span, SpanState};
 use crate::sync::Lock;
 
@@ -43,7 +45,32 @@ pub struct CentralList {
     parked: usize,
     /// When (decay clock) a thread last refilled from or flushed to this list.
     last_active: u32,
+    /// Free blocks in the spans of the list: Σ `bump - used - dormant` over its spans (full
+    /// spans have none).
+    free: usize,
+    /// The fewest free blocks the list had since the last [`reclaim`] visited it: that many
+    /// stayed free the whole time, while the heap grew elsewhere (a low-water mark).
+    low: usize,
 }
+
+/// Bytes of fresh pages (never touched since their span was last released) that refills
+/// carved and that no [`reclaim`] has paid for yet. Purged pages woken again do not count:
+/// that is memory coming back into use after a reclaim or a decay gave it up, and paying
+/// for it would let two classes trade the same pages back and forth.
+static GROWN: AtomicUsize = AtomicUsize::new(0);
+
+/// Growth between two reclaims: a refill that brings [`GROWN`] to this much runs one. A
+/// reclaim is a pass over the lists (a `try_lock` each) and purges, so it runs at most once
+/// per this many bytes of page faults, which cost more.
+const RECLAIM_STEP: usize = 256 * 1024;
+
+/// Least free bytes (free blocks, by count) a span needs for a reclaim to purge it: a purge
+/// is a pass over the span's blocks.
+const RECLAIM_MIN_FREE: usize = 4 * crate::os::PAGE;
+
+/// Where the next [`reclaim`] starts in the lists (class-major), so that successive ones
+/// take turns.
+static RECLAIM_CURSOR: AtomicUsize = AtomicUsize::new(0);
 
 /// Most spans one [`CentralList::decay`] call purges, so that the scavenger holds a class's
 /// lock for a bounded time (about a millisecond at worst); the rest waits for its next pass.
@@ -64,6 +91,8 @@ pub struct Padded {
     /// has it, not when a flush does (that is a consumer bringing the blocks back).
     pub refilling: AtomicBool,
 }
+
+const _: () = assert!(core::mem::size_of::<Padded>() == 128);
 
 /// Most shards per class.
 pub const MAX_SHARDS: usize = 32;
@@ -90,28 +119,68 @@ pub fn shards() -> usize {
     SHARDS.load(Relaxed)
 }
 
-/// The central lists, indexed by size class and shard. A global because every thread refills
-/// from and flushes to the same lists; each lock protects its shard's spans and parked
-/// batches.
-pub static CENTRAL: [[Padded; MAX_SHARDS]; NUM_CLASSES] = [const {
+/// The central lists, indexed by shard, then size class. A global because every thread
+/// refills from and flushes to the same lists; each lock protects its shard's spans and
+/// parked batches. Shard-major, so that the lists of the shards in use are contiguous: a
+/// process on one shard touches 84 × 128 B (3 pages) of this table, not a page per class
+/// (336 KiB, when each class's 32 shards lay side by side).
+pub static CENTRAL: [[Padded; NUM_CLASSES]; MAX_SHARDS] = [const {
     [const {
         Padded {
             list: Lock::new(CentralList::new()),
             refilling: AtomicBool::new(false),
         }
-    }; MAX_SHARDS]
-}; NUM_CLASSES];
+    }; NUM_CLASSES]
+}; MAX_SHARDS];
 
 /// The central list of `class` in `shard`, with its hint.
 #[inline]
 pub fn slot(class: SizeClass, shard: usize) -> &'static Padded {
-    &CENTRAL[class][shard % MAX_SHARDS]
+    &CENTRAL[shard % MAX_SHARDS][class]
 }
 
 /// The central list of `class` in `shard`.
 #[inline]
 pub fn central(class: SizeClass, shard: usize) -> &'static Lock<CentralList> {
     &slot(class, shard).list
+}
+
+/// Pays for growth: gives back about `budget` bytes of resident pages that no block in use
+/// holds, from the spans of every central list but the caller's (`class` in `shard`, whose
+/// lock the caller holds; the others are only tried, so this waits for no lock and cannot
+/// deadlock), starting where the last reclaim stopped. Returns the bytes given back.
+///
+/// Why: a span's free blocks serve only its class, so a program whose working set moves
+/// from some classes to others (a parse of one kind of document, then of another) would
+/// otherwise hold both sets resident until decay releases the first, and its peak would be
+/// their sum; glibc reuses the freed bytes for the new sizes. Here the heap grows by what the
+/// new classes touch and gives back as much that the old ones do not use, so resident memory
+/// follows the live heap at once, not after the decay delay (Go's heap-growth scavenging).
+/// Bounded: it gives back at most about what was just faulted in, and a list that had to
+/// wake purged pages (it needed them after all) is left alone for the decay delay, so two
+/// classes cannot keep trading the same pages.
+fn reclaim(class: SizeClass, shard: usize, budget: usize) -> usize {
+    let n = shards();
+    let lists = NUM_CLASSES * n;
+    let start = RECLAIM_CURSOR.load(Relaxed);
+    let mut got = 0;
+    for k in 0..lists {
+        let i = (start + k) % lists;
+        let (Some(c), sh) = (SizeClass::new(i / n), i % n) else {
+            continue;
+        };
+        if c == class && sh == shard {
+            continue;
+        }
+        if let Some(mut list) = central(c, sh).try_lock() {
+            got += list.reclaim_spans(c, sh, budget - got);
+        }
+        if got >= budget {
+            RECLAIM_CURSOR.store(i, Relaxed);
+            break;
+        }
+    }
+    got
 }
 
 /// Runs `f` on every central list (every class, every shard in use), one lock at a time, then
@@ -254,6 +323,8 @@ impl CentralList {
             batches: [ptr::null_mut(); TRANSFER_SLOTS],
             parked: 0,
             last_active: 0,
+            free: 0,
+            low: 0,
         }
     }
 
@@ -268,6 +339,8 @@ impl CentralList {
         }
         let mut head: *mut Block = ptr::null_mut();
         let mut count = 0;
+        let mut grown = 0;
+        let mut fresh_total = 0;
         while count < want {
             let mut span = self.partial;
             if span.is_null() {
@@ -281,21 +354,87 @@ impl CentralList {
                     self.push(span);
                 }
             }
+            let had = count;
             // SAFETY: `span` is in our partial list and we hold the list's lock.
-            unsafe {
-                let woken = (*span).take(want, &mut head, &mut count);
-                if woken > 0 {
-                    HeapCounters::add(&heap().os_mapped, woken);
-                }
+            let Grown { woken, fresh } = unsafe {
+                let before = (*span).idle_blocks();
+                let g = (*span).take(want, &mut head, &mut count);
+                self.free = self.free + (*span).idle_blocks() - before;
                 if !(*span).has_room() {
                     self.unlink(span);
                     (*span).state = SpanState::Full;
                 }
+                g
+            };
+            self.low = self.low.min(self.free);
+            grown += woken + fresh;
+            fresh_total += fresh;
+            if fresh > 0 || count == had {
+                // Fresh pages go out a step at a time, and a refill that found free blocks
+                // does not grow a span for the rest (`Span::take`).
+                break;
             }
+        }
+        if grown > 0 {
+            HeapCounters::add(&heap().os_mapped, grown);
+        }
+        if fresh_total > 0 {
+            self.pay(class, shard, fresh_total);
         }
         #[cfg(feature = "debug-invariants")]
         self.check(class, shard);
         (head, count)
+    }
+
+    /// Adds `grown` bytes (fresh pages that a refill of this list, `class` in `shard`, just
+    /// touched) to the growth not paid for, and runs a [`reclaim`] once that reaches
+    /// [`RECLAIM_STEP`].
+    fn pay(&mut self, class: SizeClass, shard: usize, grown: usize) {
+        if GROWN.fetch_add(grown, Relaxed) + grown < RECLAIM_STEP {
+            return;
+        }
+        let debt = GROWN.swap(0, Relaxed);
+        if debt > 0 {
+            let released = reclaim(class, shard, debt);
+            HeapCounters::add(&heap().os_released, released);
+        }
+    }
+
+    /// A [`reclaim`]'s visit to this list (`class` in `shard`): if blocks of it stayed free
+    /// since the last visit (the low-water mark), gives back up to that many bytes (and at
+    /// most about `budget`): the resident pages past the carved blocks of its spans, and the
+    /// free pages of spans with at least [`RECLAIM_MIN_FREE`] free bytes. Then starts a new
+    /// low-water window. Returns the bytes given back.
+    ///
+    /// Blocks that a class frees and takes again between two visits (its working set, in a
+    /// loop that allocates and frees) never count: only memory the class left alone while
+    /// the heap grew elsewhere goes back.
+    fn reclaim_spans(&mut self, class: SizeClass, shard: usize, budget: usize) -> usize {
+        let idle = self.low * size_class::size_of(class);
+        let mut got = 0;
+        if idle >= RECLAIM_MIN_FREE {
+            let goal = budget.min(idle);
+            let mut s = self.partial;
+            while !s.is_null() && got < goal {
+                // SAFETY: spans of the partial list are valid and belong to `class`; we hold
+                // the lock.
+                unsafe {
+                    got += (*s).release_tail();
+                    let free = (*s).idle_blocks() * (*s).block_size as usize;
+                    if (*s).needs_purge && free >= RECLAIM_MIN_FREE {
+                        let before = (*s).idle_blocks();
+                        got += (*s).purge(false);
+                        self.free = self.free + (*s).idle_blocks() - before;
+                    }
+                    s = (*s).next;
+                }
+            }
+        }
+        self.low = self.free;
+        #[cfg(feature = "debug-invariants")]
+        self.check(class, shard);
+        let _ = shard;
+        got
     }
 
     /// Takes back `count` blocks of `class` linked from `head` (this list is `shard`'s): a
@@ -346,12 +485,15 @@ impl CentralList {
             // SAFETY: spans of the partial list are valid; we hold the lock.
             unsafe {
                 if (*s).needs_purge || (*s).bump < (*s).capacity {
+                    let before = (*s).idle_blocks();
                     bytes += (*s).purge(true);
+                    self.free = self.free + (*s).idle_blocks() - before;
                 }
                 s = (*s).next;
             }
         }
         HeapCounters::add(&heap().os_released, bytes);
+        self.low = self.low.min(self.free);
         #[cfg(feature = "debug-invariants")]
         self.check(class, shard);
         bytes
@@ -383,7 +525,9 @@ impl CentralList {
             unsafe {
                 if (*s).needs_purge {
                     if budget > 0 && decay::aged((*s).stamp, now) {
+                        let before = (*s).idle_blocks();
                         bytes += (*s).purge(false);
+                        self.free = self.free + (*s).idle_blocks() - before;
                         budget -= 1;
                     } else {
                         pending = true;
@@ -393,6 +537,7 @@ impl CentralList {
             }
         }
         HeapCounters::add(&heap().os_released, bytes);
+        self.low = self.low.min(self.free);
         #[cfg(feature = "debug-invariants")]
         self.check(class, shard);
         pending
@@ -434,14 +579,22 @@ impl CentralList {
                     span::wrong_free(head, what);
                 }
                 (*span).give(head);
+                self.free += 1;
                 (*span).needs_purge = true;
                 (*span).stamp = stamp;
                 if (*span).state == SpanState::Full {
                     (*span).state = SpanState::Partial;
                     self.push(span);
-                } else if (*span).used == 0 {
-                    // Empty: back to the page heap, where it waits the decay delay.
+                } else if (*span).used == 0 && !(self.partial == span && (*span).next.is_null()) {
+                    // Empty: back to the page heap, where it waits the decay delay. Unless it
+                    // is the list's last span: the class keeps that one (its pages go back
+                    // through decay, trim or reclaim like any partial span's), so that a class
+                    // whose blocks all come back (a thread's, at its exit) finds them again
+                    // in the span it carved, instead of each thread's classes taking the
+                    // dirty spans of others and touching pages past the ones they touched.
                     self.unlink(span);
+                    self.free -= (*span).idle_blocks();
+                    self.low = self.low.min(self.free);
                     PAGE_HEAP.lock().free_span(span, stamp);
                 }
                 head = next;
@@ -507,6 +660,7 @@ impl CentralList {
         }
         let mut s = self.partial;
         let mut prev: *mut Span = ptr::null_mut();
+        let mut free = 0;
         while !s.is_null() {
             // SAFETY: spans in the list are valid; we hold the lock (caller).
             unsafe {
@@ -518,9 +672,13 @@ impl CentralList {
                     crate::os::fatal("central check: broken partial list");
                 }
                 (*s).check();
+                free += (*s).idle_blocks();
                 prev = s;
                 s = (*s).next;
             }
+        }
+        if free != self.free || self.low > self.free {
+            crate::os::fatal("central check: free blocks do not add up");
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::heap_stats::heap;
 
 use crate::decay;
 use crate::os;
-use crate::size_class::{SizeClass, SPAN_SIZE};
+use crate::size_class::SizeClass;
 use crate::span::{
     Arena, Span, SpanState, ARENA_HEADER_BYTES, ARENA_SIZE, PURGE_WORDS, SPANS_PER_ARENA,
 };
@@ -28,7 +28,8 @@ use crate::sync::Lock;
 ///
 /// Invariants: every span with `state == Free` that was ever carved is in exactly one of
 /// `dirty` (doubly linked, newest at `dirty_head`, `stamp`s never increasing towards the tail)
-/// or `clean` (singly linked through `next`, `decommitted`, no `purged` page); `dirty_len` is
+/// or `clean` (singly linked through `next`, `decommitted`, no `purged` page, `resident_end`
+/// 0); `dirty_len` is
 /// the length of `dirty`; spans `[next_unused, SPANS_PER_ARENA)` of `newest`
 /// were never carved.
 pub struct PageHeap {
@@ -99,7 +100,7 @@ impl PageHeap {
                 self.clean = (*s).next;
                 (*s).decommitted = false;
             }
-            HeapCounters::add(&heap().os_mapped, SPAN_SIZE);
+            // Its pages count as committed once carving touches them (`Span::take`).
             return s;
         }
         if self.next_unused == SPANS_PER_ARENA && !self.grow() {
@@ -109,7 +110,6 @@ impl PageHeap {
         // that was never carved.
         let s = unsafe { ptr::addr_of_mut!((*self.newest).spans[self.next_unused]) };
         self.next_unused += 1;
-        HeapCounters::add(&heap().os_mapped, SPAN_SIZE);
         s
     }
 
@@ -209,12 +209,17 @@ impl PageHeap {
                 (*self.dirty_tail).next = ptr::null_mut();
             }
             self.dirty_len -= 1;
-            os::decommit((*s).base, SPAN_SIZE);
+            // Only the pages it ever touched: past `resident_end` nothing is resident.
+            let touched = (*s).resident_end as usize;
+            if touched > 0 {
+                os::decommit((*s).base, touched);
+            }
             let already = (*s).purged_bytes();
             (*s).purged = [0; PURGE_WORDS];
+            (*s).resident_end = 0;
             (*s).decommitted = true;
             (*s).next = self.clean;
-            SPAN_SIZE - already
+            touched - already
         };
         self.clean = s;
         HeapCounters::add(&heap().os_released, released);

@@ -157,7 +157,11 @@ pub enum SpanState {
 ///   every block that overlaps such a page is dormant;
 /// - `state == Partial` iff the span is in its class's partial list, which holds exactly the
 ///   spans of that class with `len(free) > 0 || bump < capacity || dormant > 0`;
-/// - `state == Free` iff the page heap owns the span; `next`/`prev` link whichever list holds it.
+/// - `state == Free` iff the page heap owns the span; `next`/`prev` link whichever list holds it;
+/// - `resident_end` is a multiple of [`PAGE`], at least the end of the page that holds the
+///   end of the carved blocks (`bump * block_size`), and above every purged page: pages at or
+///   past it were never touched since the span was last released (they read as zero and are
+///   not counted in the heap's committed bytes).
 #[repr(C)]
 pub struct Span {
     /// Blocks given back, linked through their first word.
@@ -194,6 +198,11 @@ pub struct Span {
     pub base: *mut u8,
     /// Pages of the span given back to the OS while it belongs to a class (bit i: page i).
     pub purged: [u64; PURGE_WORDS],
+    /// Bytes `[0, resident_end)` of the span were touched (carved, by this class or an
+    /// earlier one) since the span was last released, and count as committed; the pages past
+    /// it were not and do not. Carving moves it up a page at a time ([`Span::take`]), so a
+    /// class that uses a few blocks of a fresh span commits a few pages, not the span.
+    pub resident_end: u32,
 }
 
 /// The `class` of a span that belongs to no class (`state == Free`): one compare of the class
@@ -206,6 +215,23 @@ pub const PAGES_PER_SPAN: usize = SPAN_SIZE / PAGE;
 pub const PURGE_WORDS: usize = PAGES_PER_SPAN / 64;
 /// Most blocks a span can hold (the 8-byte class), for the purge's scratch bitmap.
 const MAX_BLOCKS: usize = SPAN_SIZE / 8;
+
+/// What one [`Span::take`] made resident: bytes of purged pages woken, and bytes of pages
+/// touched for the first time since the span was last released (carving past
+/// `resident_end`). Both are growth of the heap's committed memory.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Grown {
+    /// Purged pages committed again.
+    pub woken: usize,
+    /// Fresh pages touched by carving.
+    pub fresh: usize,
+}
+
+/// `x` rounded up to a whole page.
+#[inline]
+const fn page_up(x: usize) -> usize {
+    (x + PAGE - 1) & !(PAGE - 1)
+}
 
 const _: () = assert!(core::mem::size_of::<Span>() <= 128);
 
@@ -454,6 +480,12 @@ impl Span {
         self.prev = ptr::null_mut();
     }
 
+    /// Blocks on the free list: `bump - used - dormant` (the span's invariant), no walk.
+    #[inline]
+    pub fn idle_blocks(&self) -> usize {
+        (self.bump - self.used - self.dormant) as usize
+    }
+
     /// True if the span has a block to give (free, uncarved, or dormant to wake).
     #[inline]
     pub fn has_room(&self) -> bool {
@@ -483,13 +515,24 @@ impl Span {
     }
 
     /// Takes up to `want` blocks, pushing them onto `list` (whose length is `*count`). Free
-    /// blocks go first, then fresh ones carved in address order, then dormant ones woken a
-    /// page at a time. Returns the bytes of purged pages it woke (committed again).
+    /// blocks go first; only if there are none (and the refill has none yet: `*count == 0`)
+    /// does the span grow: fresh blocks carved in address order, else dormant ones woken a
+    /// page at a time. Returns what became resident.
+    ///
+    /// Growth is lazy: blocks are carved only when taken (the bump pointer), a refill that
+    /// found free blocks takes those and does not grow the span for the rest of its batch,
+    /// and one call carves at most a quarter of `want` (at least a page's worth). So a thread
+    /// that uses a class a little touches a page or two of a fresh span, not a whole batch's
+    /// worth, and a class's carved blocks do not ratchet up by a batch whenever its free
+    /// blocks fall short of one (thread start/exit churn). Refills during growth are up to
+    /// four times as frequent, next to page faults that cost more. The same step applies on
+    /// a reused dirty span, whose pages past the carved blocks a reclaim may give back
+    /// ([`Span::release_tail`]).
     ///
     /// # Safety
     /// The caller holds the lock of the span's central list; `list` is a valid block list.
-    pub unsafe fn take(&mut self, want: usize, list: &mut *mut Block, count: &mut usize) -> usize {
-        let mut woken = 0;
+    pub unsafe fn take(&mut self, want: usize, list: &mut *mut Block, count: &mut usize) -> Grown {
+        let mut grown = Grown::default();
         loop {
             while *count < want && !self.free.is_null() {
                 let b = self.free;
@@ -509,30 +552,81 @@ impl Span {
                 *count += 1;
                 self.used += 1;
             }
-            let fresh = (want - *count).min((self.capacity - self.bump) as usize);
-            if fresh > 0 {
-                // Link the fresh blocks so the list ends up in ascending address order.
-                let first = self.bump as usize;
-                let mut i = first + fresh;
-                while i > first {
-                    i -= 1;
-                    // SAFETY: block i < capacity lies inside this span's memory and was never
-                    // handed out.
-                    unsafe {
-                        let b = self.base.add(i * self.block_size as usize).cast::<Block>();
-                        Block::set_next(b, *list);
-                        *list = b;
-                    }
-                }
-                self.bump += fresh as u32;
-                self.used += fresh as u32;
-                *count += fresh;
+            if *count > 0 {
+                return grown; // growth only for a refill that found no free block
             }
-            if *count == want || self.dormant == 0 {
-                return woken;
+            if self.bump < self.capacity {
+                grown.fresh = self.carve(want - *count, want, list, count);
+                return grown;
             }
-            woken += self.wake();
+            if self.dormant == 0 {
+                return grown;
+            }
+            grown.woken += self.wake();
         }
+    }
+
+    /// Carves up to `n` fresh blocks onto `list` (at least one; `bump < capacity`), at most a
+    /// quarter of `want`'s bytes (at least a page). Returns the bytes of pages touched for
+    /// the first time (past `resident_end`).
+    fn carve(&mut self, n: usize, want: usize, list: &mut *mut Block, count: &mut usize) -> usize {
+        let s = self.block_size as usize;
+        let step = (want * s / 4).max(PAGE);
+        let fresh = n
+            .min((self.capacity - self.bump) as usize)
+            .min((step / s).max(1));
+        // Link the fresh blocks so the list ends up in ascending address order.
+        let first = self.bump as usize;
+        let mut i = first + fresh;
+        while i > first {
+            i -= 1;
+            // SAFETY: block i < capacity lies inside this span's memory and was never handed
+            // out.
+            unsafe {
+                let b = self.base.add(i * s).cast::<Block>();
+                Block::set_next(b, *list);
+                *list = b;
+            }
+        }
+        self.bump += fresh as u32;
+        self.used += fresh as u32;
+        *count += fresh;
+        let end = page_up(self.bump as usize * s);
+        let old = self.resident_end as usize;
+        if end > old {
+            self.resident_end = end as u32;
+            end - old
+        } else {
+            0
+        }
+    }
+
+    /// Gives back the pages past the carved blocks that an earlier class of the span touched
+    /// (a dirty span reused: its former class's pages stay resident until this class carves
+    /// over them, or until this call). Returns the bytes given back.
+    ///
+    /// # Safety
+    /// The caller holds the lock of the span's central list; the span belongs to a class.
+    pub unsafe fn release_tail(&mut self) -> usize {
+        let end = page_up(self.bump as usize * self.block_size as usize);
+        let old = self.resident_end as usize;
+        if end >= old {
+            return 0;
+        }
+        // SAFETY: pages at or past `end` hold only uncarved blocks (never handed out since the
+        // span was assigned) or no block (past the last one), so nothing live.
+        unsafe { os::decommit(self.base.add(end), old - end) };
+        // Pages past the last block that a purge gave back already: not counted twice, and
+        // unmarked (nothing past `resident_end` is purged).
+        let mut already = 0;
+        for p in end / PAGE..old / PAGE {
+            if self.is_purged(p) {
+                self.purged[p / 64] &= !(1 << (p % 64));
+                already += PAGE;
+            }
+        }
+        self.resident_end = end as u32;
+        old - end - already
     }
 
     /// Blocks `[first, last]` that overlap bytes `[from, to)` of the span (`to > from`).
@@ -606,10 +700,26 @@ impl Span {
     /// # Safety
     /// The caller holds the lock of the span's central list; the span belongs to a class.
     pub unsafe fn purge(&mut self, uncarved: bool) -> usize {
+        // The scratch bitmap sized to the class (zeroing 8 KiB for a span of 8 blocks would
+        // cost more than the purge).
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match self.capacity as usize {
+                0..=512 => self.purge_with(&mut [0u64; 8], uncarved),
+                513..=4096 => self.purge_with(&mut [0u64; 64], uncarved),
+                _ => self.purge_with(&mut [0u64; MAX_BLOCKS / 64], uncarved),
+            }
+        }
+    }
+
+    /// [`Span::purge`] with `idle` (zeroed, at least `capacity` bits) as its scratch bitmap.
+    ///
+    /// # Safety
+    /// As [`Span::purge`].
+    unsafe fn purge_with(&mut self, idle: &mut [u64], uncarved: bool) -> usize {
         let s = self.block_size as usize;
         let cap = self.capacity as usize;
         // Blocks that are not used: free or dormant (uncarved ones are not idle here).
-        let mut idle = [0u64; MAX_BLOCKS / 64];
         let mut b = self.free;
         while !b.is_null() {
             let i = (b as usize - self.base as usize) / s;
@@ -625,7 +735,7 @@ impl Span {
             self.bump = self.capacity;
         }
         for i in 0..self.bump as usize {
-            if !bit(&idle, i) && self.dormant > 0 && self.overlaps_purged(i) {
+            if !bit(idle, i) && self.dormant > 0 && self.overlaps_purged(i) {
                 idle[i / 64] |= 1 << (i % 64);
             }
         }
@@ -640,31 +750,42 @@ impl Span {
         let mut newly = [0u64; PURGE_WORDS];
         let mut bytes = 0;
         for p in 0..pages {
-            if self.is_purged(p) {
+            // Pages past `resident_end` were never touched: nothing to give back (a trim marks
+            // them, as it moves `resident_end` to the span's end).
+            if self.is_purged(p) || (!uncarved && p * PAGE >= self.resident_end as usize) {
                 continue;
             }
             let all_idle = p * PAGE >= cap * s || {
                 let (a, z) = self.blocks_over(p * PAGE, p * PAGE + PAGE);
-                z < carved && (a..=z).all(|i| bit(&idle, i))
+                z < carved && (a..=z).all(|i| bit(idle, i))
             };
             if all_idle {
                 newly[p / 64] |= 1 << (p % 64);
-                bytes += PAGE;
+                // A page past `resident_end` (a trim marks it) was never touched: not counted.
+                if p * PAGE < self.resident_end as usize {
+                    bytes += PAGE;
+                }
             }
         }
         self.needs_purge = false;
         if bytes == 0 && !uncarved {
             return 0; // nothing to give back, and the lists stay as they are
         }
-        // Give the pages back, one madvise per run of consecutive pages.
+        // Give the pages back, one madvise per run of consecutive pages (the untouched pages
+        // past `resident_end` need none: the whole span is carved and tracked by `purged`
+        // from now on).
+        let resident_pages = self.resident_end as usize / PAGE;
+        if uncarved {
+            self.resident_end = SPAN_SIZE as u32;
+        }
         let mut p = 0;
-        while p < PAGES_PER_SPAN {
+        while p < resident_pages {
             if newly[p / 64] & (1 << (p % 64)) == 0 {
                 p += 1;
                 continue;
             }
             let start = p;
-            while p < PAGES_PER_SPAN && newly[p / 64] & (1 << (p % 64)) != 0 {
+            while p < resident_pages && newly[p / 64] & (1 << (p % 64)) != 0 {
                 p += 1;
             }
             // SAFETY: every block that touches these pages is free, uncarved or dormant, so
@@ -678,7 +799,7 @@ impl Span {
         self.free = ptr::null_mut();
         self.dormant = 0;
         for i in (0..carved).rev() {
-            if !bit(&idle, i) {
+            if !bit(idle, i) {
                 continue;
             }
             if self.overlaps_purged(i) {
@@ -765,6 +886,14 @@ impl Span {
         }
         if (self.state == SpanState::Partial) != self.has_room() {
             crate::os::fatal("span check: state does not match room");
+        }
+        let end = self.resident_end as usize;
+        if !end.is_multiple_of(PAGE)
+            || end > SPAN_SIZE
+            || end < page_up(self.bump as usize * self.block_size as usize)
+            || (end / PAGE..PAGES_PER_SPAN).any(|p| self.is_purged(p))
+        {
+            crate::os::fatal("span check: resident_end below the carved blocks or a purged page");
         }
     }
 }
