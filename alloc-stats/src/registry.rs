@@ -78,10 +78,10 @@ pub(crate) fn thread_id() -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Reads, for a class (the `usize`, one of the registry's size classes), the length of its list in the thread
-/// cache that owns a registered [`ThreadStats`] as the owner counts it, and how many of those
-/// blocks another thread has drained since (they are flushed, but only the owner records
-/// that, on its next slow path): see [`Registry::with_thread_caches`].
+/// Reads, for a class (the `usize`, one of the registry's size classes), the length of its
+/// list in the thread cache that owns a registered [`ThreadStats`] as the owner counts it, and
+/// how many of those blocks another thread has drained since (they are flushed, but only the
+/// owner records that, on its next slow path): see [`Registry::with_thread_caches`].
 ///
 /// # Safety
 /// Called only with a pointer that was passed to [`Registry::register`] of the registry that
