@@ -367,6 +367,33 @@ impl ThreadStats {
         d
     }
 
+    /// Class `class`'s row: its `allocs` and `frees` words and its slow-path counters; `None`
+    /// when counting is compiled out (`ROWS == 0`) or `class` is past the rows. `get`, not
+    /// indexing: this runs on the allocator's paths (thread exit), where a panic must never
+    /// happen.
+    #[inline(always)]
+    fn parts(&self, class: usize) -> Option<(&AtomicU64, &AtomicU64, &ClassCounters)> {
+        Some((
+            self.allocs.get(class)?,
+            self.frees.get(class)?,
+            self.classes.get(class)?,
+        ))
+    }
+
+    /// Blocks of the class this thread took from central lists and did not give back or keep
+    /// in its cache's list (`listed`): `refill_blocks + reallocs_out − flush_blocks −
+    /// reallocs_in − listed`, which equals `allocs − derived frees` (see
+    /// [`ThreadStats::frees_of`]).
+    #[inline(always)]
+    fn kept(r: &ClassCounters, listed: u64) -> u64 {
+        r.refill_blocks
+            .load(Relaxed)
+            .wrapping_add(r.reallocs_out.load(Relaxed))
+            .wrapping_sub(r.flush_blocks.load(Relaxed))
+            .wrapping_sub(r.reallocs_in.load(Relaxed))
+            .wrapping_sub(listed)
+    }
+
     /// The frees of `class` this block stands for: the recorded ones, plus, when `cached` is
     /// `Some` (a registry that derives frees), those implied by the thread-cache identity
     /// `cached = refill_blocks − flush_blocks − (allocs + reallocs_in − frees − reallocs_out)`,
@@ -374,26 +401,14 @@ impl ThreadStats {
     /// Read while the owner runs, the terms may be a few operations apart: a difference that
     /// comes out negative counts as 0. `class < MAX_CLASSES`; 0 when counting is compiled out.
     pub(crate) fn frees_of(&self, class: usize, cached: Option<u64>) -> u64 {
-        // `get`, not indexing: with counting compiled out the rows are empty (ROWS == 0), and
-        // this runs on the allocator's paths (thread exit), where a panic must never happen.
-        let (Some(a), Some(f), Some(r)) = (
-            self.allocs.get(class),
-            self.frees.get(class),
-            self.classes.get(class),
-        ) else {
+        let Some((a, f, r)) = self.parts(class) else {
             return 0;
         };
         let f = f.load(Relaxed);
         let Some(cached) = cached else {
             return f;
         };
-        let implied = a
-            .load(Relaxed)
-            .wrapping_add(r.reallocs_in.load(Relaxed))
-            .wrapping_sub(r.reallocs_out.load(Relaxed))
-            .wrapping_sub(r.refill_blocks.load(Relaxed))
-            .wrapping_add(r.flush_blocks.load(Relaxed))
-            .wrapping_add(cached);
+        let implied = a.load(Relaxed).wrapping_sub(Self::kept(r, cached));
         f.wrapping_add((implied as i64).max(0) as u64)
     }
 
@@ -407,11 +422,7 @@ impl ThreadStats {
         size: u64,
         cached: Option<u64>,
     ) -> i64 {
-        let (Some(a), Some(f), Some(c)) = (
-            self.allocs.get(class),
-            self.frees.get(class),
-            self.classes.get(class),
-        ) else {
+        let Some((a, f, c)) = self.parts(class) else {
             return 0;
         };
         if size == 0 {
@@ -420,15 +431,8 @@ impl ThreadStats {
         let live = match cached {
             // `allocs − frees_of(class, cached)` with the allocs cancelled out: fewer loads on
             // every batch event. (No clamp: the owner and retire see a consistent block.)
-            Some(listed) => c
-                .refill_blocks
-                .load(Relaxed)
-                .wrapping_add(c.reallocs_out.load(Relaxed))
-                .wrapping_sub(c.flush_blocks.load(Relaxed))
-                .wrapping_sub(c.reallocs_in.load(Relaxed))
-                .wrapping_sub(listed)
-                .wrapping_sub(f.load(Relaxed)),
-            None => a.load(Relaxed).wrapping_sub(self.frees_of(class, None)),
+            Some(listed) => Self::kept(c, listed).wrapping_sub(f.load(Relaxed)),
+            None => a.load(Relaxed).wrapping_sub(f.load(Relaxed)),
         };
         let r = &c.published_blocks;
         let d = live.wrapping_sub(r.load(Relaxed));
