@@ -96,28 +96,25 @@ macro_rules! misuse_test {
     };
 }
 
-misuse_test!(double_free_of_a_small_block_aborts, "double free", || {
-    let l = layout(64, 8);
+/// Allocates a block of `size` bytes and frees it twice (in the child process).
+fn free_twice(size: usize) {
+    let l = layout(size, 8);
     // SAFETY: deliberately wrong: the block is freed twice.
     unsafe {
         let p = GLOBAL.alloc(l);
         GLOBAL.dealloc(p, l);
         GLOBAL.dealloc(p, l);
     }
+}
+
+misuse_test!(double_free_of_a_small_block_aborts, "double free", || {
+    free_twice(64)
 });
 
 misuse_test!(
     double_free_of_a_large_block_aborts,
     "not a live large block",
-    || {
-        let l = layout(1 << 20, 8);
-        // SAFETY: deliberately wrong: the block is freed twice.
-        unsafe {
-            let p = GLOBAL.alloc(l);
-            GLOBAL.dealloc(p, l);
-            GLOBAL.dealloc(p, l);
-        }
-    }
+    || free_twice(1 << 20)
 );
 
 misuse_test!(
